@@ -1,0 +1,7 @@
+"""Every API endpoint under one URLconf, only for generating the OpenAPI document."""
+
+from django.urls import include, path
+
+from tenants.urls_api import staff_api_urlpatterns, tenant_api_urlpatterns
+
+urlpatterns = [path("api/v1/", include(tenant_api_urlpatterns + staff_api_urlpatterns))]

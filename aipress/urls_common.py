@@ -1,0 +1,15 @@
+"""URLs served on every host: accounts, health, API schema and docs."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from aipress import health
+
+common_urlpatterns = [
+    path("accounts/", include("allauth.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    # One schema for the whole API, whichever host serves it.
+    path("api/schema/", SpectacularAPIView.as_view(urlconf="aipress.urls_api_schema"), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

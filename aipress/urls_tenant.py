@@ -1,0 +1,25 @@
+"""A tenant's host: its portal and its API."""
+
+from django.urls import include, path
+
+from aipress.urls_common import common_urlpatterns
+from tenants import views
+from tenants.urls_api import tenant_api_urlpatterns
+
+handler404 = "aipress.views.not_found"
+handler500 = "aipress.views.server_error"
+handler403 = "aipress.views.forbidden"
+
+urlpatterns = [
+    path("", views.home, name="portal-home"),
+    path("status.json", views.tenant_status, name="portal-status"),
+    path("team/", views.team, name="portal-team"),
+    path("team/members/<int:member_id>/role/", views.member_role, name="portal-member-role"),
+    path("team/members/<int:member_id>/remove/", views.member_remove, name="portal-member-remove"),
+    path("team/invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="portal-invitation-revoke"),
+    path("api-keys/", views.api_keys, name="portal-api-keys"),
+    path("api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="portal-api-key-revoke"),
+    path("settings/", views.tenant_settings, name="portal-settings"),
+    path("api/v1/", include(tenant_api_urlpatterns)),
+    *common_urlpatterns,
+]

@@ -1,0 +1,123 @@
+"""Fixtures for every test: real PostgreSQL (schemas per tenant), real Redis, a real Celery worker."""
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tenants import services
+from tenants.audit import Actor
+from tenants.models import Role, Tenant, User
+from tenants.schema import drop_tenant_schema, ensure_template_schema
+from tenants.tests.factories import UserFactory
+
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def pytest_configure() -> None:
+    # Keep this run's Redis keys, channel groups and Celery queue apart from `make run` and other runs.
+    settings.CACHES["default"]["KEY_PREFIX"] = f"aipress-test-{RUN_ID}"
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"aipress-test-{RUN_ID}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"aipress-test-{RUN_ID}"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Fast hashing for test users; production keeps PBKDF2 from settings.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: object) -> None:
+    """After pytest-django migrated the public schema: the tenant template schema, as in production."""
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        ensure_template_schema()
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_between_tests() -> Iterator[None]:
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def make_tenant(db: None) -> Iterator[Callable[..., Tenant]]:
+    """Create an active tenant the way production does (service + clone), synchronously."""
+    created: list[str] = []
+
+    def make(slug: str | None = None, owner: User | None = None, name: str = "") -> Tenant:
+        owner = owner or UserFactory()
+        slug = slug or f"t{uuid.uuid4().hex[:10]}"
+        tenant = services.tenant_create(actor=Actor.of_user(owner), slug=slug, name=name or slug.title(), owner=owner)
+        created.append(tenant.schema_name)
+        return services.tenant_provision(tenant_id=tenant.pk)
+
+    yield make
+    connection.set_schema_to_public()
+    for schema in created:
+        drop_tenant_schema(schema)
+
+
+@pytest.fixture
+def tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
+    return make_tenant(slug="acme")
+
+
+@pytest.fixture
+def owner(tenant: Tenant) -> User:
+    return tenant.memberships.get(role=Role.OWNER).user
+
+
+def host_of(tenant: Tenant | None) -> str:
+    return tenant.host if tenant is not None else settings.PLATFORM_DOMAIN
+
+
+@pytest.fixture
+def client_for() -> Callable[..., APIClient]:
+    """An API client for a host, signed in as a user (session) or carrying an API key."""
+
+    def make(tenant: Tenant | None = None, *, user: User | None = None, key: str | None = None) -> APIClient:
+        client = APIClient(HTTP_HOST=host_of(tenant))
+        if user is not None:
+            client.force_login(user)
+        if key is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_key_for() -> Callable[..., str]:
+    def make(tenant: Tenant, role: str = Role.ADMIN) -> str:
+        owner = tenant.memberships.get(role=Role.OWNER).user
+        _, raw = services.api_key_create(
+            actor=Actor.of_user(owner), actor_role=Role.OWNER, tenant=tenant, name=f"key-{role}", role=role
+        )
+        return raw
+
+    return make
+
+
+@pytest.fixture
+def add_member() -> Callable[..., User]:
+    def add(tenant: Tenant, role: str = Role.MEMBER, user: User | None = None) -> User:
+        user = user or UserFactory()
+        tenant.memberships.create(user=user, role=role)
+        return user
+
+    return add
+
+
+@pytest.fixture(scope="session")
+def celery_worker_thread(django_db_setup: None, django_db_blocker: object) -> Iterator[object]:
+    """A real Celery worker, consuming this run's queue on the real Redis broker, in a thread."""
+    from celery.contrib.testing.worker import start_worker
+
+    from aipress.celery import app
+
+    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    with django_db_blocker.unblock(), start_worker(  # type: ignore[attr-defined]
+        app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
+    ) as worker:
+        yield worker

@@ -1,0 +1,94 @@
+"""Tenant resolution for HTTP: an API key decides the tenant (whatever the host); otherwise the host."""
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import set_urlconf
+from django_tenants.middleware.main import TenantMainMiddleware
+
+from aipress.api.problems import problem_response
+from tenants import tokens
+from tenants.models import ApiKey, TenantStatus
+
+
+def _bearer_token(request: HttpRequest) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def lookup_api_key(raw: str) -> ApiKey | None:
+    """The active key matching `raw`, or None. Compares digests in constant time."""
+    prefix = tokens.split_api_key(raw)
+    if prefix is None:
+        return None
+    key = ApiKey.objects.select_related("tenant", "created_by").filter(prefix=prefix).first()
+    if key is None or key.revoked_at is not None or not tokens.matches(raw, key.key_hash):
+        return None
+    return key
+
+
+class TenantResolutionMiddleware(TenantMainMiddleware):
+    """Sets `request.tenant` (None on the public host), the schema, and the URLconf.
+
+    An `Authorization: Bearer` header decides everything: a valid key routes to its own tenant (or
+    to the public URLconf for a staff key) whatever the host; an invalid one is answered 401 here.
+    """
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        connection.set_schema_to_public()
+        request.tenant = None  # type: ignore[attr-defined]
+        request.api_key = None  # type: ignore[attr-defined]
+        raw = _bearer_token(request)
+        if raw is not None:
+            key = lookup_api_key(raw)
+            if key is None:
+                # Refuse here rather than route by host: a bad key must never reach any tenant.
+                response = problem_response(
+                    request, 401, "This API key is invalid or revoked; create a new one in the portal.", code="invalid-key"
+                )
+                response["WWW-Authenticate"] = "Bearer"
+                return response
+            request.api_key = key  # type: ignore[attr-defined]
+            self._route(request, key.tenant)
+            return None
+        return super().process_request(request)
+
+    def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse | None:
+        self._route(request, None)
+        return None
+
+    @staticmethod
+    def _route(request: HttpRequest, tenant: object | None) -> None:
+        if tenant is None:
+            connection.set_schema_to_public()
+            request.tenant = None  # type: ignore[attr-defined]
+            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF  # type: ignore[attr-defined]
+        else:
+            request.tenant = tenant  # type: ignore[attr-defined]
+            connection.set_tenant(tenant)
+            request.urlconf = settings.ROOT_URLCONF  # type: ignore[attr-defined]
+        set_urlconf(request.urlconf)  # type: ignore[attr-defined]
+
+
+class SuspendedTenantMiddleware:
+    """A suspended tenant's portal and API answer 403 with the reason; staff still get through."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        tenant = getattr(request, "tenant", None)
+        if tenant is not None and tenant.status == TenantStatus.SUSPENDED and not request.user.is_staff:
+            exempt = request.path in ("/healthz", "/readyz") or request.path.startswith("/accounts/")
+            if not exempt:
+                message = f"The organisation “{tenant.name}” is suspended: {tenant.suspended_reason}"
+                if request.path.startswith("/api/"):
+                    return problem_response(request, 403, message, code="tenant-suspended")
+                return render(request, "portal/suspended.html", {"tenant": tenant}, status=403)
+        return self.get_response(request)

@@ -1,0 +1,91 @@
+"""Who may do what. Every membership check lives here, for the API and for portal pages."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from tenants.models import MANAGER_ROLES, ApiKey
+from tenants.selectors import role_for
+
+
+def request_role(request: HttpRequest | Request) -> str | None:
+    """The role the request acts with in its tenant: the API key's, else the user's membership."""
+    tenant = getattr(request, "tenant", None)
+    if tenant is None:
+        return None
+    cached = getattr(request, "_aipress_role", False)
+    if cached is not False:
+        return cached
+    auth = getattr(request, "auth", None)
+    if isinstance(auth, ApiKey):
+        role = auth.role if auth.tenant_id == tenant.pk else None
+    else:
+        role = role_for(user=request.user, tenant=tenant)
+    request._aipress_role = role  # type: ignore[union-attr]
+    return role
+
+
+class IsTenantMember(BasePermission):
+    """Any role in the request's tenant. Outsiders get 404, as if the tenant had nothing for them."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if getattr(request, "tenant", None) is None:
+            raise Http404
+        if request_role(request) is None:
+            raise Http404
+        return True
+
+
+class IsTenantManagerOrReadOnly(IsTenantMember):
+    message = "Only owners and admins can change this."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        super().has_permission(request, view)
+        return request.method in ("GET", "HEAD", "OPTIONS") or request_role(request) in MANAGER_ROLES
+
+
+class IsPlatformStaff(BasePermission):
+    """Staff endpoints: a staff user's session, or a staff (tenant-less) key created by staff."""
+
+    message = "Platform staff only."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        auth = getattr(request, "auth", None)
+        if isinstance(auth, ApiKey):
+            return auth.is_staff_key and auth.created_by.is_staff
+        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+
+
+def member_required(
+    view: Callable[..., HttpResponse] | None = None, *, roles: frozenset[str] | None = None
+) -> Callable[..., Any]:
+    """Portal pages: sign-in required; non-members (and staff without a role) see 404 unless staff."""
+
+    def decorator(func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(func)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if getattr(request, "tenant", None) is None:
+                raise Http404
+            role = request_role(request)
+            if role is None and not request.user.is_staff:
+                raise Http404
+            if roles is not None and role not in roles and not request.user.is_staff:
+                from django.core.exceptions import PermissionDenied
+
+                raise PermissionDenied("Only owners and admins can do this.")
+            return func(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator(view) if view is not None else decorator
+
+
+manager_required = member_required(roles=MANAGER_ROLES)

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from tenants import api
+
+tenant_api_urlpatterns = [
+    path("tenant/", api.CurrentTenantApi.as_view(), name="api-tenant"),
+    path("members/", api.MemberListApi.as_view(), name="api-members"),
+    path("members/<int:member_id>/", api.MemberDetailApi.as_view(), name="api-member"),
+    path("invitations/", api.InvitationListApi.as_view(), name="api-invitations"),
+    path("invitations/<int:invitation_id>/", api.InvitationDetailApi.as_view(), name="api-invitation"),
+    path("api-keys/", api.ApiKeyListApi.as_view(), name="api-keys"),
+    path("api-keys/<int:key_id>/", api.ApiKeyDetailApi.as_view(), name="api-key"),
+]
+
+staff_api_urlpatterns = [
+    path("tenants/", api.StaffTenantListApi.as_view(), name="api-staff-tenants"),
+    path("tenants/<slug:slug>/", api.StaffTenantDetailApi.as_view(), name="api-staff-tenant"),
+    path("tenants/<slug:slug>/suspend/", api.StaffTenantSuspendApi.as_view(), name="api-staff-tenant-suspend"),
+    path("tenants/<slug:slug>/resume/", api.StaffTenantResumeApi.as_view(), name="api-staff-tenant-resume"),
+]
