@@ -28,10 +28,17 @@ def pytest_configure() -> None:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: object) -> None:
+def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterator[None]:
     """After pytest-django migrated the public schema: the tenant template schema, as in production."""
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         ensure_template_schema()
+    yield
+    # Server and worker threads keep their own connections; end them so the test database can be dropped.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +124,10 @@ def celery_worker_thread(django_db_setup: None, django_db_blocker: object) -> It
     from aipress.celery import app
 
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    with django_db_blocker.unblock(), start_worker(  # type: ignore[attr-defined]
-        app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
-    ) as worker:
+    with (
+        django_db_blocker.unblock(),
+        start_worker(  # type: ignore[attr-defined]
+            app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
+        ) as worker,
+    ):
         yield worker

@@ -26,12 +26,12 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        tokens = [request_id_var.set(request_id), tenant_var.set("-"), user_var.set("-")]
-        try:
-            response = self.get_response(request)
-        finally:
-            for var, token in zip((request_id_var, tenant_var, user_var), tokens, strict=True):
-                var.reset(token)
+        # Set, not reset afterwards: Django logs the response (django.request) after this returns,
+        # and those lines should carry the id too. The next request on this thread overwrites them.
+        request_id_var.set(request_id)
+        tenant_var.set("-")
+        user_var.set("-")
+        response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
 

@@ -34,7 +34,7 @@ def lookup_api_key(raw: str) -> ApiKey | None:
 
 
 class TenantResolutionMiddleware(TenantMainMiddleware):
-    """Sets `request.tenant` (None on the public host), the schema, and the URLconf.
+    """Sets `request.tenant` (absent on the public host), the schema, and the URLconf.
 
     An `Authorization: Bearer` header decides everything: a valid key routes to its own tenant (or
     to the public URLconf for a staff key) whatever the host; an invalid one is answered 401 here.
@@ -42,7 +42,6 @@ class TenantResolutionMiddleware(TenantMainMiddleware):
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         connection.set_schema_to_public()
-        request.tenant = None  # type: ignore[attr-defined]
         request.api_key = None  # type: ignore[attr-defined]
         raw = _bearer_token(request)
         if raw is not None:
@@ -50,7 +49,10 @@ class TenantResolutionMiddleware(TenantMainMiddleware):
             if key is None:
                 # Refuse here rather than route by host: a bad key must never reach any tenant.
                 response = problem_response(
-                    request, 401, "This API key is invalid or revoked; create a new one in the portal.", code="invalid-key"
+                    request,
+                    401,
+                    "This API key is invalid or revoked; create a new one in the portal.",
+                    code="invalid-key",
                 )
                 response["WWW-Authenticate"] = "Bearer"
                 return response
@@ -66,8 +68,9 @@ class TenantResolutionMiddleware(TenantMainMiddleware):
     @staticmethod
     def _route(request: HttpRequest, tenant: object | None) -> None:
         if tenant is None:
+            # No `request.tenant` at all on the public host: django-tenants' admin templates test
+            # for its absence. Our code reads it with getattr(request, "tenant", None).
             connection.set_schema_to_public()
-            request.tenant = None  # type: ignore[attr-defined]
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF  # type: ignore[attr-defined]
         else:
             request.tenant = tenant  # type: ignore[attr-defined]

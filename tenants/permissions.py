@@ -31,13 +31,23 @@ def request_role(request: HttpRequest | Request) -> str | None:
     return role
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _is_staff_session(request: Request) -> bool:
+    return not isinstance(getattr(request, "auth", None), ApiKey) and bool(request.user and request.user.is_staff)
+
+
 class IsTenantMember(BasePermission):
-    """Any role in the request's tenant. Outsiders get 404, as if the tenant had nothing for them."""
+    """Any role in the request's tenant; platform staff may read. Outsiders get 404, as if the
+    tenant had nothing for them, so a probe cannot even learn what exists."""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         if getattr(request, "tenant", None) is None:
             raise Http404
         if request_role(request) is None:
+            if request.method in SAFE_METHODS and _is_staff_session(request):
+                return True
             raise Http404
         return True
 
@@ -47,7 +57,7 @@ class IsTenantManagerOrReadOnly(IsTenantMember):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         super().has_permission(request, view)
-        return request.method in ("GET", "HEAD", "OPTIONS") or request_role(request) in MANAGER_ROLES
+        return request.method in SAFE_METHODS or request_role(request) in MANAGER_ROLES
 
 
 class IsPlatformStaff(BasePermission):

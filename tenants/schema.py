@@ -28,7 +28,8 @@ def ensure_template_schema(verbosity: int = 0) -> None:
 def clone_tenant_schema(schema_name: str) -> None:
     """Make `schema_name` a copy of the template, atomically: it exists complete or not at all.
 
-    A leftover from an interrupted attempt is dropped first, so a retry always starts clean.
+    A leftover from an interrupted attempt is dropped first, so a retry always starts clean. Callers
+    hold the tenant's row lock (services.tenant_provision), so no finished schema is ever dropped.
     """
     if not schema_exists(template_schema_name()):
         raise RuntimeError("The tenant template schema is missing: run `manage.py setup_platform`.")

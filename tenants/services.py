@@ -90,36 +90,43 @@ def _queue_provisioning(tenant_id: int) -> None:
     tenant_provision.apply_async(args=[tenant_id], headers={"_schema_name": "public"})
 
 
-def tenant_provision(*, tenant_id: int) -> Tenant:
-    """Create the tenant's schema by cloning the template; idempotent, safe to retry."""
-    tenant = Tenant.objects.get(pk=tenant_id)
-    if tenant.status != TenantStatus.PROVISIONING:
-        return tenant
-    Tenant.objects.filter(pk=tenant_id).update(provision_attempts=tenant.provision_attempts + 1)
-    clone_tenant_schema(tenant.schema_name)
+def tenant_provision(*, tenant_id: int) -> Tenant | None:
+    """Create the tenant's schema by cloning the template; idempotent, safe to retry.
+
+    The tenant row stays locked while the schema is cloned, so a duplicate delivery (or the
+    reconciler) waits and then finds the tenant active, rather than dropping a finished schema.
+    Returns None when the tenant no longer exists.
+    """
     with transaction.atomic():
-        updated = Tenant.objects.filter(pk=tenant_id, status=TenantStatus.PROVISIONING).update(
-            status=TenantStatus.ACTIVE, activated_at=timezone.now(), last_error=""
-        )
-        tenant.refresh_from_db()
-        if updated:
-            audit_record(actor=Actor.system(), action="tenant.activate", tenant=tenant, target=tenant.slug)
-            publish_tenant_event(tenant.pk, "tenant.status", {"status": tenant.status, "slug": tenant.slug})
+        tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).first()
+        if tenant is None or tenant.status != TenantStatus.PROVISIONING:
+            return tenant
+        clone_tenant_schema(tenant.schema_name)
+        tenant.status = TenantStatus.ACTIVE
+        tenant.activated_at = timezone.now()
+        tenant.last_error = ""
+        tenant.provision_attempts += 1
+        tenant.save(update_fields=["status", "activated_at", "last_error", "provision_attempts"])
+        audit_record(actor=Actor.system(), action="tenant.activate", tenant=tenant, target=tenant.slug)
+        publish_tenant_event(tenant.pk, "tenant.status", {"status": tenant.status, "slug": tenant.slug})
     return tenant
 
 
 def tenant_provision_failed(*, tenant_id: int, error: str, final: bool) -> None:
     """Record a failed attempt; after the last retry the tenant is `failed` and its slug free again."""
     with transaction.atomic():
-        tenant = Tenant.objects.select_for_update().get(pk=tenant_id)
+        tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).first()
+        if tenant is None:
+            return
         tenant.last_error = error[:2000]
+        tenant.provision_attempts += 1
         if final and tenant.status == TenantStatus.PROVISIONING:
             tenant.status = TenantStatus.FAILED
             audit_record(
                 actor=Actor.system(), action="tenant.fail", tenant=tenant, target=tenant.slug, error=error[:500]
             )
             publish_tenant_event(tenant.pk, "tenant.status", {"status": TenantStatus.FAILED, "slug": tenant.slug})
-        tenant.save(update_fields=["last_error", "status"])
+        tenant.save(update_fields=["last_error", "status", "provision_attempts"])
 
 
 def tenant_suspend(*, actor: Actor, tenant: Tenant, reason: str) -> Tenant:

@@ -1,29 +1,40 @@
 """Tenant creation in the background, retried with backoff, and a reconciler for lost work."""
 
 import logging
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.result import AsyncResult
 from django.conf import settings
 
 from tenants import selectors, services
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
 MAX_PROVISION_RETRIES = 5
 
 
+def send_in_tenant(task: Task, tenant: Tenant, *args: Any, **kwargs: Any) -> AsyncResult:
+    """Queue `task` to run in `tenant`'s schema, whatever schema this connection is in now.
+
+    tenant-schemas-celery would otherwise read the current connection's schema at send time.
+    """
+    return task.apply_async(args=args, kwargs=kwargs, headers={"_schema_name": tenant.schema_name})
+
+
 @shared_task(bind=True, max_retries=MAX_PROVISION_RETRIES, acks_late=True)
 def tenant_provision(self, tenant_id: int) -> str:  # noqa: ANN001 - Celery binds the task instance
     try:
         tenant = services.tenant_provision(tenant_id=tenant_id)
-    except Exception as exc:
+    except Exception as exc:  # any failure is retried; the last one marks the tenant failed
         final = self.request.retries >= self.max_retries
         logger.exception("tenant provisioning failed", extra={"tenant_id": tenant_id, "final": final})
         services.tenant_provision_failed(tenant_id=tenant_id, error=f"{type(exc).__name__}: {exc}", final=final)
         if final:
             raise
         raise self.retry(exc=exc, countdown=min(2**self.request.retries, 60)) from exc
-    return tenant.status
+    return tenant.status if tenant is not None else "gone"
 
 
 @shared_task

@@ -37,7 +37,7 @@ class Command(BaseCommand):
         if tenant.status == TenantStatus.PROVISIONING:
             # `make run` calls demo before the worker starts; provisioning is idempotent, so doing it
             # here is safe and the queued task will find the tenant already active.
-            tenant = services.tenant_provision(tenant_id=tenant.pk)
+            tenant = services.tenant_provision(tenant_id=tenant.pk) or tenant
         tenant = wait_until_active(tenant, options["timeout"])
         # A key's secret cannot be shown twice, so the demo rotates its key: one active demo key remains.
         for old in ApiKey.objects.filter(tenant=tenant, name=DEMO_KEY_NAME, revoked_at=None):

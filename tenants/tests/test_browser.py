@@ -1,0 +1,132 @@
+"""The sign-up journey in a real browser (Debian's Chromium, driven by Playwright) across the public
+host and the new tenant's host: sign up, verify the email, name the organisation, land signed in."""
+
+import os
+import re
+import shutil
+
+import pytest
+from django.core import mail
+
+from tenants.models import Tenant, TenantStatus
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def page():
+    if shutil.which(CHROMIUM) is None:
+        if os.environ.get("CI"):
+            pytest.fail("Debian package chromium is missing: `make test` installs it")
+        pytest.skip("Debian package chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between browser steps are ordinary blocking calls, which Django allows with this flag.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        context.set_default_timeout(20_000)
+        new_page = context.new_page()
+        new_page.requested = []
+        new_page.on("request", lambda request: new_page.requested.append(request.url))
+        yield new_page
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def platform(settings):
+    """The real ASGI application (HTTP, websockets, WhiteNoise) under uvicorn, on a free port."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from django.core.management import call_command
+
+    from aipress.asgi import application
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.PLATFORM_PORT = str(port)
+    settings.PLATFORM_SCHEME = "http"
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.CSRF_TRUSTED_ORIGINS = [
+        f"http://{settings.PLATFORM_DOMAIN}:{port}",
+        f"http://*.{settings.PLATFORM_DOMAIN}:{port}",
+    ]
+    call_command("collectstatic", interactive=False, verbosity=0)
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://{settings.PLATFORM_DOMAIN}:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _verification_code() -> str:
+    body = mail.outbox[-1].body
+    match = re.search(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", body, re.MULTILINE)
+    assert match, body
+    return match.group(1)
+
+
+def test_sign_up_verify_name_organisation_and_land_in_its_portal(page, platform, celery_worker_thread):
+    from playwright.sync_api import expect
+
+    page.goto(platform + "/")
+    page.get_by_role("link", name="Get started").click()
+    page.get_by_label("Email:").fill("baker@crumbs.test")
+    page.get_by_label("Password:", exact=True).fill("flour-water-salt-42")
+    page.get_by_label("Password (again):").fill("flour-water-salt-42")
+    page.get_by_role("button", name="Sign Up").click()
+
+    code = page.get_by_label("Code:")
+    expect(code).to_be_visible()
+    code.fill(_verification_code())
+    page.get_by_role("button", name="Confirm").click()
+
+    page.wait_for_url(re.compile(r"/onboarding/$"))
+    page.get_by_label("Organisation name").fill("Crumbs Bakery")
+    # The address is suggested from the name and checked as it is typed.
+    expect(page.get_by_label("Address")).to_have_value("crumbs-bakery")
+    expect(page.locator("#slug-status")).to_have_text("Available.")
+    page.get_by_label("Address").fill("admin")
+    expect(page.locator("#slug-status")).to_contain_text("reserved")
+    page.get_by_label("Address").fill("crumbs")
+    expect(page.locator("#slug-status")).to_have_text("Available.")
+    page.get_by_role("button", name="Create organisation").click()
+
+    tenant_url = platform.replace("://", "://crumbs.") + "/"
+    page.wait_for_url(tenant_url)
+    # "Preparing your workspace" gives way to the portal when the websocket reports the tenant
+    # active (the page reloads itself): no polling, so this also proves the live update.
+    expect(page.get_by_role("heading", name="Crumbs Bakery", level=1)).to_be_visible(timeout=30_000)
+    assert not [url for url in page.requested if url.endswith("/status.json")], "fell back to polling"
+    expect(page.get_by_role("navigation", name="Account")).to_contain_text("baker@crumbs.test")
+    assert Tenant.objects.get(slug="crumbs").status == TenantStatus.ACTIVE
+
+    # The navigation works on the tenant host, signed in.
+    page.get_by_role("link", name="Team", exact=True).click()
+    expect(page.get_by_role("cell", name="baker@crumbs.test (you)")).to_be_visible()

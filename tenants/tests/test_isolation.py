@@ -1,0 +1,213 @@
+"""Two tenants, A and B. Everything A can call, called on B's objects, answers 404 and changes nothing."""
+
+import time
+import uuid
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.urls import URLPattern
+from django_tenants.utils import tenant_context
+
+from aipress.asgi import application
+from tenants.events import publish_tenant_event
+from tenants.models import ApiKey, Invitation, Membership, Role
+from tenants.tasks import send_in_tenant
+from tenants.tests.probe_tasks import record_schema
+from tenants.urls_api import tenant_api_urlpatterns
+
+
+@pytest.fixture
+def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_callbacks):
+    from tenants import services
+    from tenants.audit import Actor
+
+    a = make_tenant(slug="alpha")
+    b = make_tenant(slug="bravo")
+    b_owner = b.memberships.get(role=Role.OWNER).user
+    b_member = add_member(b, Role.MEMBER)
+    services.invitation_create(
+        actor=Actor.of_user(b_owner), actor_role="owner", tenant=b, email="pending@bravo.test", role="member"
+    )
+    b_key = api_key_for(b)
+    return {
+        "a": a,
+        "b": b,
+        "a_owner": a.memberships.get(role=Role.OWNER).user,
+        "a_key": api_key_for(a),
+        "b_ids": {
+            "member_id": Membership.objects.get(tenant=b, user=b_member).pk,
+            "invitation_id": Invitation.objects.get(tenant=b).pk,
+            "key_id": ApiKey.objects.get(tenant=b, prefix=b_key.rsplit("_", 1)[0]).pk,
+        },
+    }
+
+
+# Every tenant API operation on an object, with a body that would succeed on A's own object.
+OBJECT_CALLS = [
+    ("get", "members/{member_id}/", None),
+    ("patch", "members/{member_id}/", {"role": "admin"}),
+    ("delete", "members/{member_id}/", None),
+    ("delete", "invitations/{invitation_id}/", None),
+    ("delete", "api-keys/{key_id}/", None),
+]
+
+
+def _snapshot(tenant):
+    return (
+        sorted(Membership.objects.filter(tenant=tenant).values_list("pk", "role")),
+        sorted(Invitation.objects.filter(tenant=tenant).values_list("pk", "revoked_at")),
+        sorted(ApiKey.objects.filter(tenant=tenant).values_list("pk", "revoked_at")),
+    )
+
+
+def test_every_object_route_is_covered():
+    routes = {str(p.pattern) for p in tenant_api_urlpatterns if isinstance(p, URLPattern) and "<" in str(p.pattern)}
+    covered = {path.replace("{", "<int:").replace("}", ">") for _, path, _ in OBJECT_CALLS}
+    assert routes == covered, "a new object endpoint needs an isolation case in OBJECT_CALLS"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("credential", ["session", "api_key"])
+@pytest.mark.parametrize(("method", "path", "body"), OBJECT_CALLS)
+def test_tenant_a_cannot_touch_b_objects(two_tenants, client_for, credential, method, path, body):
+    t = two_tenants
+    before = _snapshot(t["b"])
+    if credential == "session":
+        client = client_for(t["a"], user=t["a_owner"])
+    else:
+        client = client_for(t["b"], key=t["a_key"])  # A's key sent to B's host still acts in A
+    url = "/api/v1/" + path.format(**t["b_ids"])
+    response = getattr(client, method)(url, body, format="json") if body else getattr(client, method)(url)
+    assert response.status_code == 404, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert _snapshot(t["b"]) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["tenant/", "members/", "invitations/", "api-keys/"])
+def test_a_member_on_b_host_gets_404_and_b_lists_stay_private(two_tenants, client_for, path):
+    t = two_tenants
+    before = _snapshot(t["b"])
+    client = client_for(t["b"], user=t["a_owner"])
+    assert client.get(f"/api/v1/{path}").status_code == 404
+    if path != "tenant/":
+        assert client.post(f"/api/v1/{path}", {"email": "x@example.com", "name": "x"}, format="json").status_code == 404
+    # A's own lists never show B's objects.
+    own = client_for(t["a"], key=t["a_key"]).get(f"/api/v1/{path}").content.decode()
+    assert "bravo" not in own
+    assert "pending@bravo.test" not in own
+    assert _snapshot(t["b"]) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/team/", "/api-keys/", "/settings/"])
+def test_portal_pages_of_b_are_404_for_a(two_tenants, client_for, path):
+    response = client_for(two_tenants["b"], user=two_tenants["a_owner"]).get(path)
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/team/members/{member_id}/role/"),
+        ("post", "/team/members/{member_id}/remove/"),
+        ("post", "/team/invitations/{invitation_id}/revoke/"),
+        ("post", "/api-keys/{key_id}/revoke/"),
+    ],
+)
+def test_portal_actions_on_b_objects_from_a_host_are_404(two_tenants, client_for, method, path):
+    t = two_tenants
+    before = _snapshot(t["b"])
+    response = client_for(t["a"], user=t["a_owner"]).post(path.format(**t["b_ids"]), {"role": "admin"})
+    assert response.status_code == 404
+    assert _snapshot(t["b"]) == before
+
+
+# --- Websockets ------------------------------------------------------------------------------
+
+
+def _session_cookie(client_for, tenant, user):
+    client = client_for(tenant, user=user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+async def _open(host, cookie=None):
+    headers = [(b"host", host.encode()), (b"origin", f"http://{host}".encode())]
+    if cookie:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    communicator = WebsocketCommunicator(application, "/ws/events/", headers=headers)
+    connected, code = await communicator.connect(timeout=5)
+    return communicator, connected, code
+
+
+@pytest.mark.django_db(transaction=True)
+def test_websocket_of_a_never_receives_b_events(make_tenant, client_for):
+    a, b = make_tenant(slug="alpha"), make_tenant(slug="bravo")
+    a_cookie = _session_cookie(client_for, a, a.memberships.get().user)
+    b_cookie = _session_cookie(client_for, b, b.memberships.get().user)
+
+    async def scenario():
+        a_socket, a_ok, _ = await _open(a.host, a_cookie)
+        b_socket, b_ok, _ = await _open(b.host, b_cookie)
+        assert a_ok and b_ok
+        assert (await a_socket.receive_json_from())["payload"]["slug"] == "alpha"  # current state first
+        assert (await b_socket.receive_json_from())["payload"]["slug"] == "bravo"
+        await database_publish(b.pk, "site.progress", {"secret": "bravo-only"})
+        assert (await b_socket.receive_json_from(timeout=5))["payload"] == {"secret": "bravo-only"}
+        assert await a_socket.receive_nothing(timeout=0.5)
+        await a_socket.disconnect()
+        await b_socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+async def database_publish(tenant_id, event, payload):
+    from channels.db import database_sync_to_async
+
+    await database_sync_to_async(publish_tenant_event)(tenant_id, event, payload)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_websocket_refused_for_other_tenant_session_and_for_no_session(make_tenant, client_for):
+    a, b = make_tenant(slug="alpha"), make_tenant(slug="bravo")
+    a_cookie = _session_cookie(client_for, a, a.memberships.get().user)
+
+    async def scenario():
+        _, connected, code = await _open(b.host, a_cookie)
+        assert (connected, code) == (False, 4404)
+        _, connected, code = await _open(b.host)
+        assert (connected, code) == (False, 4401)
+        _, connected, code = await _open(settings.PLATFORM_DOMAIN, a_cookie)
+        assert (connected, code) == (False, 4404)
+
+    async_to_sync(scenario)()
+
+
+# --- Celery ----------------------------------------------------------------------------------
+
+
+def _wait_for(key, timeout=15.0):
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = client.get(key)
+        if value is not None:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"the worker did not run the task within {timeout}s")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_celery_task_sent_for_a_runs_in_a_even_when_sent_from_b(make_tenant, celery_worker_thread):
+    a, b = make_tenant(slug="alpha"), make_tenant(slug="bravo")
+    token = uuid.uuid4().hex
+    with tenant_context(b):  # the ambient schema is B's: the explicit tenant must win
+        send_in_tenant(record_schema, a, token)
+    assert _wait_for(f"aipress-test:probe:{token}") == a.schema_name
+    token_b = uuid.uuid4().hex
+    send_in_tenant(record_schema, b, token_b)
+    assert _wait_for(f"aipress-test:probe:{token_b}") == b.schema_name

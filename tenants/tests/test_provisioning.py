@@ -1,0 +1,122 @@
+"""Tenant creation in the background: a real worker, live progress, retries that leave nothing behind."""
+
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import connection
+from django_tenants.utils import schema_exists
+
+from aipress.asgi import application
+from tenants import services, tasks
+from tenants.audit import Actor
+from tenants.models import Tenant, TenantStatus
+from tenants.schema import drop_tenant_schema, ensure_template_schema, template_schema_name
+from tenants.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _wait_status(tenant, wanted, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tenant.refresh_from_db()
+        if tenant.status == wanted:
+            return tenant
+        time.sleep(0.1)
+    raise AssertionError(f"{tenant.slug} is {tenant.status}, not {wanted}, after {timeout}s ({tenant.last_error})")
+
+
+@pytest.fixture
+def cleanup_schemas():
+    names = []
+    yield names
+    for name in names:
+        drop_tenant_schema(name)
+
+
+def test_worker_clones_schema_and_members_see_it_live(celery_worker_thread, client_for, cleanup_schemas):
+    owner = UserFactory()
+    cookie = client_for(None, user=owner).cookies[settings.SESSION_COOKIE_NAME].value
+
+    async def scenario():
+        tenant = await _create_async(owner)
+        cleanup_schemas.append(tenant.schema_name)
+        headers = [
+            (b"host", tenant.host.encode()),
+            (b"origin", f"http://{tenant.host}".encode()),
+            (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()),
+        ]
+        socket = WebsocketCommunicator(application, "/ws/events/", headers=headers)
+        connected, _ = await socket.connect(timeout=5)
+        assert connected
+        seen = [(await socket.receive_json_from(timeout=5))["payload"]["status"]]
+        while seen[-1] != "active":
+            seen.append((await socket.receive_json_from(timeout=20))["payload"]["status"])
+        await socket.disconnect()
+        return tenant, seen
+
+    tenant, seen = async_to_sync(scenario)()
+    assert seen[-1] == "active"
+    tenant.refresh_from_db()
+    assert tenant.status == TenantStatus.ACTIVE
+    assert schema_exists(tenant.schema_name)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", [tenant.schema_name])
+        cloned = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", [template_schema_name()]
+        )
+        assert cloned == cursor.fetchone()[0] > 0
+
+
+async def _create_async(owner):
+    from channels.db import database_sync_to_async
+
+    return await database_sync_to_async(services.tenant_create)(
+        actor=Actor.of_user(owner), slug="livewire", name="Live Wire", owner=owner
+    )
+
+
+def test_failed_attempt_leaves_no_schema_and_is_retried(celery_worker_thread, cleanup_schemas):
+    owner = UserFactory()
+    template = template_schema_name()
+    drop_tenant_schema(template)  # every clone now fails
+    try:
+        tenant = services.tenant_create(actor=Actor.of_user(owner), slug="retry", name="Retry", owner=owner)
+        cleanup_schemas.append(tenant.schema_name)
+        deadline = time.monotonic() + 15
+        while not Tenant.objects.get(pk=tenant.pk).last_error and time.monotonic() < deadline:
+            time.sleep(0.05)
+        failed = Tenant.objects.get(pk=tenant.pk)
+        assert "template schema is missing" in failed.last_error
+        assert failed.status == TenantStatus.PROVISIONING  # still retrying
+        assert not schema_exists(tenant.schema_name)  # nothing half-made
+    finally:
+        ensure_template_schema()
+    tenant = _wait_status(tenant, TenantStatus.ACTIVE, timeout=40)
+    assert tenant.provision_attempts >= 2
+    assert tenant.last_error == ""
+
+
+def test_provisioning_is_idempotent(cleanup_schemas):
+    owner = UserFactory()
+    tenant = services.tenant_create(actor=Actor.of_user(owner), slug="twice", name="Twice", owner=owner)
+    cleanup_schemas.append(tenant.schema_name)
+    services.tenant_provision(tenant_id=tenant.pk)
+    services.tenant_provision(tenant_id=tenant.pk)  # a duplicate delivery changes nothing
+    tenant.refresh_from_db()
+    assert (tenant.status, tenant.provision_attempts) == (TenantStatus.ACTIVE, 1)
+
+
+def test_reconciler_requeues_a_tenant_whose_task_was_lost(celery_worker_thread, cleanup_schemas, settings):
+    owner = UserFactory()
+    # Created without its task (as if the broker lost it): a plain row in provisioning.
+    tenant = Tenant.objects.create(slug="lost", name="Lost")
+    tenant.memberships.create(user=owner, role="owner")
+    cleanup_schemas.append(tenant.schema_name)
+    settings.TENANT_PROVISION_STALE_SECONDS = 0
+    assert tasks.tenants_reconcile() == 1
+    _wait_status(tenant, TenantStatus.ACTIVE)
