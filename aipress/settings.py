@@ -109,11 +109,19 @@ WSGI_APPLICATION = "aipress.wsgi.application"
 ASGI_APPLICATION = "aipress.asgi.application"
 
 # --- Database: PostgreSQL through django-tenants' backend. Session pooling only (PgBouncer
-# transaction mode would mix tenants' search paths).
+# transaction mode would mix tenants' search paths). Under ASGI every request runs its sync code in
+# a thread of its own, so per-thread persistent connections pile up until PostgreSQL refuses
+# clients (measured by bench/api_throughput.py): a bounded psycopg pool per process instead. A pooled
+# connection gets its search path set again on first use (django-tenants resets it on close).
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/aipress")}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+if env.bool("DATABASE_POOL", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX", default=8),
+        "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+    }
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -121,7 +129,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "aipress.cache.SharedPoolRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="aipress"),
     }
