@@ -11,6 +11,10 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 services: $(STAMP)
 	@$(PY) bin/services.py
 
@@ -24,7 +28,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: services lint
+test: services lint node_modules/.installed
 	@bin/ensure-system-packages chromium:chromium
 	@$(PY) manage.py collectstatic --noinput -v0
 	$(VENV)/bin/pytest

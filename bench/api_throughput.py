@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
-        sys.exit("wrk is missing: apt-get install wrk")
+        subprocess.run([str(ROOT / "bin" / "ensure-system-packages"), "wrk:wrk"], check=True)
 
     url = fresh_database("aipress_bench_api")
     django_on(url)

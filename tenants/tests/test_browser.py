@@ -4,6 +4,7 @@ host and the new tenant's host: sign up, verify the email, name the organisation
 import os
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -13,6 +14,12 @@ from tenants.models import Tenant, TenantStatus
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = "/usr/bin/chromium"
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21aa"]}});
+  return result.violations.map(
+    v => ({rule: v.id, impact: v.impact, where: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
+}"""
 CHROMIUM_ARGS = [
     "--headless",
     "--disable-gpu",
@@ -85,6 +92,14 @@ def platform(settings):
     thread.join(timeout=10)
 
 
+def assert_accessible(page) -> None:
+    """No WCAG 2.1 A/AA violation that axe-core can find (labels, contrast, names, landmarks...)."""
+    assert AXE.exists(), "axe-core is missing: run `npm ci` (make test does)"
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(AXE_RUN)
+    assert violations == [], f"{page.url}: {violations}"
+
+
 def _verification_code() -> str:
     body = mail.outbox[-1].body
     match = re.search(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", body, re.MULTILINE)
@@ -96,7 +111,9 @@ def test_sign_up_verify_name_organisation_and_land_in_its_portal(page, platform,
     from playwright.sync_api import expect
 
     page.goto(platform + "/")
+    assert_accessible(page)
     page.get_by_role("link", name="Get started").click()
+    assert_accessible(page)
     page.get_by_label("Email:").fill("baker@crumbs.test")
     page.get_by_label("Password:", exact=True).fill("flour-water-salt-42")
     page.get_by_label("Password (again):").fill("flour-water-salt-42")
@@ -104,10 +121,12 @@ def test_sign_up_verify_name_organisation_and_land_in_its_portal(page, platform,
 
     code = page.get_by_label("Code:")
     expect(code).to_be_visible()
+    assert_accessible(page)
     code.fill(_verification_code())
     page.get_by_role("button", name="Confirm").click()
 
     page.wait_for_url(re.compile(r"/onboarding/$"))
+    assert_accessible(page)
     page.get_by_label("Organisation name").fill("Crumbs Bakery")
     # The address is suggested from the name and checked as it is typed.
     expect(page.get_by_label("Address")).to_have_value("crumbs-bakery")
@@ -124,9 +143,16 @@ def test_sign_up_verify_name_organisation_and_land_in_its_portal(page, platform,
     # active (the page reloads itself): no polling, so this also proves the live update.
     expect(page.get_by_role("heading", name="Crumbs Bakery", level=1)).to_be_visible(timeout=30_000)
     assert not [url for url in page.requested if url.endswith("/status.json")], "fell back to polling"
+    assert_accessible(page)
     expect(page.get_by_role("navigation", name="Account")).to_contain_text("baker@crumbs.test")
     assert Tenant.objects.get(slug="crumbs").status == TenantStatus.ACTIVE
 
     # The navigation works on the tenant host, signed in.
     page.get_by_role("link", name="Team", exact=True).click()
     expect(page.get_by_role("cell", name="baker@crumbs.test (you)")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_label("Key name").fill("CI deploys")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("#new-key")).to_contain_text("aip_")
+    assert_accessible(page)

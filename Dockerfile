@@ -1,0 +1,21 @@
+# The AIPress control plane, for Cloud Run (or any container host). One image, three commands:
+#   web     (default)  uvicorn serving HTTP and websockets on $PORT
+#   worker             python -m celery -A aipress worker --loglevel INFO
+#   beat               python -m celery -A aipress beat --loglevel INFO --scheduler django_celery_beat.schedulers:DatabaseScheduler
+# Before a new revision takes traffic, run `python manage.py setup_platform` once (a Cloud Run job).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY . .
+# collectstatic needs settings to load; the key used here never serves a request.
+RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0 \
+    && useradd --system --uid 10001 aipress && chown -R aipress /app/var
+USER aipress
+
+ENV PORT=8080 WEB_WORKERS=2
+CMD ["sh", "-c", "exec python -m uvicorn aipress.asgi:application --host 0.0.0.0 --port $PORT --workers $WEB_WORKERS --proxy-headers --forwarded-allow-ips='*' --no-access-log"]
