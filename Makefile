@@ -4,7 +4,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
-.PHONY: run test lint services
+# The local site runtime: nginx, php-fpm with the extensions WordPress needs, WordPress and its
+# default theme, from Debian's packages.
+SITE_PACKAGES := nginx:nginx-light php-fpm8.2:php8.2-fpm \
+	/etc/php/8.2/mods-available/mysqli.ini:php8.2-mysql /etc/php/8.2/mods-available/gd.ini:php8.2-gd \
+	/etc/php/8.2/mods-available/curl.ini:php8.2-curl /etc/php/8.2/mods-available/dom.ini:php8.2-xml \
+	/etc/php/8.2/mods-available/mbstring.ini:php8.2-mbstring /etc/php/8.2/mods-available/zip.ini:php8.2-zip \
+	/etc/php/8.2/mods-available/intl.ini:php8.2-intl /usr/share/wordpress/wp-settings.php:wordpress \
+	/usr/share/wordpress/wp-content/themes/twentytwentythree:wordpress-theme-twentytwentythree
+
+.PHONY: run test lint services system
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -15,7 +24,10 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-services: $(STAMP)
+system:
+	@bin/ensure-system-packages $(SITE_PACKAGES)
+
+services: $(STAMP) system
 	@$(PY) bin/services.py
 
 run: services

@@ -23,6 +23,7 @@ def pytest_configure() -> None:
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"aipress-test-{RUN_ID}"
     settings.CELERY_TASK_DEFAULT_QUEUE = f"aipress-test-{RUN_ID}"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.SITES_KEY_PREFIX = f"x{RUN_ID}_"
     # Fast hashing for test users; production keeps PBKDF2 from settings.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -61,6 +62,8 @@ def make_tenant(db: None) -> Iterator[Callable[..., Tenant]]:
 
     yield make
     connection.set_schema_to_public()
+    if connection.in_atomic_block:
+        return  # the test's transaction is rolled back, schemas and all
     for schema in created:
         drop_tenant_schema(schema)
 

@@ -40,6 +40,7 @@ RESERVED_TENANT_SLUGS = frozenset(
 SHARED_APPS = [
     "django_tenants",
     "tenants",
+    "sites.inventory",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -60,6 +61,7 @@ SHARED_APPS = [
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
+    "sites",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -156,6 +158,21 @@ CELERY_BEAT_SCHEDULE = {
     "tenants-reconcile": {"task": "tenants.tasks.tenants_reconcile", "schedule": 60.0},
 }
 TENANT_PROVISION_STALE_SECONDS = env.int("TENANT_PROVISION_STALE_SECONDS", default=120)
+
+# --- Sites: which runtime runs them, where they answer, and the local runtime's parts.
+SITES_RUNTIME = env("SITES_RUNTIME", default="local")
+SITES_DOMAIN = env("SITES_DOMAIN", default="sites.localhost")
+SITES_PORT = env.int("SITES_PORT", default=8080)
+SITES_SCHEME = env("SITES_SCHEME", default="http")
+SITES_ROOT = Path(env("SITES_ROOT", default=str(BASE_DIR / "var" / "sites")))
+SITES_RUNTIME_DIR = Path(env("SITES_RUNTIME_DIR", default=str(BASE_DIR / "var" / "runtime")))
+SITES_MARIADB_URL = env("SITES_MARIADB_URL", default="mysql://root@127.0.0.1:3306/")
+# Prefixes every site's database, user and folder name, so test runs never meet `make run`'s sites.
+SITES_KEY_PREFIX = env("SITES_KEY_PREFIX", default="")
+WORDPRESS_CORE_DIR = Path(env("WORDPRESS_CORE_DIR", default="/usr/share/wordpress"))
+# Site secrets (database passwords, salts, sensitive env vars) are encrypted at rest with these
+# Fernet keys; the first encrypts, all decrypt, so a key can be rotated in without downtime.
+SITES_SECRET_KEYS = env.list("SITES_SECRET_KEYS", default=[])
 
 # --- Authentication: email is the identity; allauth does sign-up, verification, codes and TOTP.
 AUTHENTICATION_BACKENDS = [

@@ -106,11 +106,28 @@ def existing_secret_key() -> str:
     return secrets.token_urlsafe(48)
 
 
+def existing_value(name: str, default: str) -> str:
+    if ENV_FILE.exists():
+        for line in ENV_FILE.read_text().splitlines():
+            if line.startswith(f"{name}="):
+                return line.split("=", 1)[1]
+    return default
+
+
+def new_fernet_key() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
 def main() -> None:
     VAR.mkdir(exist_ok=True)
     db, rd = database_url(), redis_url()
     ensure_database(db)
-    ENV_FILE.write_text(f"DATABASE_URL={db}\nREDIS_URL={rd}\nDJANGO_SECRET_KEY={existing_secret_key()}\n")
+    site_keys = existing_value("SITES_SECRET_KEYS", new_fernet_key())
+    ENV_FILE.write_text(
+        f"DATABASE_URL={db}\nREDIS_URL={rd}\nDJANGO_SECRET_KEY={existing_secret_key()}\nSITES_SECRET_KEYS={site_keys}\n"
+    )
     ENV_FILE.chmod(0o600)
     say(f"wrote {ENV_FILE.relative_to(ROOT)}")
 

@@ -1,0 +1,54 @@
+"""The protocol every site runtime implements. Callers (the pipeline, the reconciler, the API) only
+see this, so the Cloud Run runtime can replace the local one without changing them."""
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """Everything a runtime needs to know about one site, decrypted secrets included."""
+
+    tenant_id: int
+    tenant_slug: str
+    site_id: int
+    slug: str
+    title: str
+    hostname: str
+    max_php_workers: int
+    admin_email: str
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def key(self) -> str:
+        """A name unique across tenants, safe for databases, users, files and pools."""
+        from django.conf import settings
+
+        return f"{settings.SITES_KEY_PREFIX}t{self.tenant_id}_s{self.site_id}"
+
+
+class StepError(Exception):
+    """A step failed in a way worth retrying; the message says what went wrong."""
+
+
+class Runtime(Protocol):
+    name: str
+    # Provisioning steps, in order. Each is idempotent: running it again converges, never duplicates.
+    steps: tuple[str, ...]
+
+    def secret_names(self) -> tuple[str, ...]:
+        """Secrets the runtime wants generated before the first step (database password, salts)."""
+        ...
+
+    def provision_step(self, step: str, spec: SiteSpec) -> str:
+        """Make `step` true for the site; returns a line for the event log."""
+        ...
+
+    def missing(self, spec: SiteSpec) -> list[str]:
+        """Steps whose result is not there now (the reconciler repairs them)."""
+        ...
+
+    def delete(self, spec: SiteSpec) -> None:
+        """Remove everything the site owned, and nothing else. Idempotent."""
+        ...

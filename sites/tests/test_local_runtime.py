@@ -1,0 +1,102 @@
+"""The local runtime's steps against the real MariaDB and Debian's WordPress."""
+
+import os
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from sites.runtimes.base import SiteSpec
+from sites.runtimes.local import database, files
+from sites.runtimes.local.runtime import LocalRuntime
+
+
+def _spec(site_id, password="pw-" + "x" * 30):
+    return SiteSpec(
+        tenant_id=1,
+        tenant_slug="acme",
+        site_id=site_id,
+        slug=f"site{site_id}",
+        title="T",
+        hostname=f"site{site_id}--acme.sites.localhost",
+        max_php_workers=2,
+        admin_email="a@example.com",
+        secrets={"DB_PASSWORD": password},
+    )
+
+
+@pytest.fixture
+def runtime(settings, tmp_path):
+    settings.SITES_ROOT = tmp_path / "sites"
+    runtime = LocalRuntime()
+    specs = []
+    yield runtime, specs
+    for spec in specs:
+        runtime.delete(spec)
+
+
+def _connect(spec, db=None):
+    return pymysql.connect(
+        host="127.0.0.1", user=database.database_name(spec.key), password=spec.secrets["DB_PASSWORD"], database=db
+    )
+
+
+def test_database_per_site_is_idempotent_and_isolated(runtime):
+    rt, specs = runtime
+    a, b = _spec(1), _spec(2, password="other-" + "y" * 30)
+    specs += [a, b]
+    for spec in (a, b):
+        rt.provision_step("database", spec)
+    rt.provision_step("database", a)  # again: converges, no error
+    assert rt.missing(a) == ["files"]
+    with _connect(a, database.database_name(a.key)) as conn, conn.cursor() as cursor:
+        cursor.execute("CREATE TABLE t (id int)")
+        cursor.execute("SHOW DATABASES")
+        visible = {row[0] for row in cursor.fetchall()}
+    assert database.database_name(b.key) not in visible
+    with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
+        _connect(a, database.database_name(b.key))
+
+
+def test_database_password_converges_to_the_stored_secret(runtime):
+    rt, specs = runtime
+    spec = _spec(3)
+    specs.append(spec)
+    rt.provision_step("database", spec)
+    changed = _spec(3, password="rotated-" + "z" * 30)
+    rt.provision_step("database", changed)
+    _connect(changed, database.database_name(changed.key)).close()
+    with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
+        _connect(spec, database.database_name(spec.key))
+
+
+def test_files_hard_link_core_and_use_the_platform_wp_config(runtime, settings):
+    rt, specs = runtime
+    spec = _spec(4)
+    specs.append(spec)
+    rt.provision_step("files", spec)
+    root = files.docroot(spec.key)
+    core = Path(settings.WORDPRESS_CORE_DIR)
+    assert os.stat(root / "wp-settings.php").st_ino == os.stat(core / "wp-settings.php").st_ino
+    assert (root / "wp-config.php").read_text() == (files.RUNTIME_TEMPLATES / "wp-config.php").read_text()
+    assert (root / "wp-content" / "themes" / "twentytwentythree" / "style.css").exists()
+    assert (root / "wp-content" / "uploads").is_dir()
+    (root / "wp-content" / "uploads" / "photo.jpg").write_bytes(b"jpeg")
+    rt.provision_step("files", spec)  # again: the site's uploads are kept
+    assert (root / "wp-content" / "uploads" / "photo.jpg").read_bytes() == b"jpeg"
+    assert rt.missing(spec) == ["database"]
+
+
+def test_delete_removes_what_the_site_owned_and_nothing_else(runtime):
+    rt, specs = runtime
+    gone, kept = _spec(5), _spec(6)
+    specs.append(kept)
+    for spec in (gone, kept):
+        for step in rt.steps:
+            rt.provision_step(step, spec)
+    rt.delete(gone)
+    rt.delete(gone)  # idempotent
+    assert rt.missing(gone) == ["database", "files"]
+    assert not files.site_dir(gone.key).exists()
+    assert rt.missing(kept) == []
+    _connect(kept, database.database_name(kept.key)).close()
