@@ -1,7 +1,13 @@
 """Fixtures for every test: real PostgreSQL (schemas per tenant), real Redis, a real Celery worker."""
 
+import os
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -15,6 +21,15 @@ from tenants.schema import drop_tenant_schema, ensure_template_schema
 from tenants.tests.factories import UserFactory
 
 RUN_ID = uuid.uuid4().hex[:8]
+# Sites of this run live here; 0755 so nginx (www-data) and each site's user can reach their folders
+# (pytest's own tmp folders are 0700).
+SITES_TMP = Path(f"/tmp/aipress-test-{RUN_ID}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def pytest_configure() -> None:
@@ -24,8 +39,18 @@ def pytest_configure() -> None:
     settings.CELERY_TASK_DEFAULT_QUEUE = f"aipress-test-{RUN_ID}"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.SITES_KEY_PREFIX = f"x{RUN_ID}_"
+    SITES_TMP.mkdir(mode=0o755)
+    os.chmod(SITES_TMP, 0o755)
+    settings.SITES_ROOT = SITES_TMP / "sites"
+    settings.SITES_RUNTIME_DIR = SITES_TMP / "runtime"
+    settings.SITES_PORT = _free_port()
+
     # Fast hashing for test users; production keeps PBKDF2 from settings.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_unconfigure() -> None:
+    shutil.rmtree(SITES_TMP, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -134,3 +159,25 @@ def celery_worker_thread(django_db_setup: None, django_db_blocker: object) -> It
         ) as worker,
     ):
         yield worker
+
+
+@pytest.fixture(scope="session")
+def site_daemons() -> Iterator[None]:
+    """The local runtime's nginx and php-fpm masters, as the Procfile runs them, for this test run."""
+    from sites.runtimes.local import server
+
+    server.render_main_configs()
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for command in (server.nginx_command(), server.php_fpm_command())
+    ]
+    deadline = time.monotonic() + 15
+    while not all(server.daemons_running().values()):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+            raise RuntimeError(f"nginx or php-fpm did not start; see {server.logs_dir()}")
+        time.sleep(0.05)
+    yield
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=15)

@@ -42,8 +42,15 @@ def _validate_name(slug: str) -> str:
     return slug
 
 
-def site_create(*, actor: Actor, tenant: Tenant, name: str, title: str = "") -> Site:
-    """Record a new site in `requested`, with its secrets generated and encrypted."""
+ADMIN_PASSWORD_SECRET = "WP_ADMIN_PASSWORD"  # noqa: S105 - the name of a secret, not a secret
+
+
+def site_create(*, actor: Actor, tenant: Tenant, name: str, title: str = "") -> tuple[Site, str]:
+    """Record a new site in `requested`, with its secrets generated and encrypted.
+
+    Returns the site and its WordPress admin password, which is shown to the requester once: it
+    is kept encrypted only until WordPress is installed with it, then deleted.
+    """
     slug = _validate_name(name)
     title = (title or "").strip() or slug
     if len(title) > 200:
@@ -73,6 +80,8 @@ def site_create(*, actor: Actor, tenant: Tenant, name: str, title: str = "") -> 
         for secret_name in runtime.secret_names():
             value = random_secrets.token_urlsafe(48)
             SiteSecret.objects.create(site=site, name=secret_name, ciphertext=secrets.encrypt(value))
+        admin_password = random_secrets.token_urlsafe(18)
+        SiteSecret.objects.create(site=site, name=ADMIN_PASSWORD_SECRET, ciphertext=secrets.encrypt(admin_password))
         SiteRecord.objects.update_or_create(
             tenant=tenant,
             slug=slug,
@@ -84,7 +93,7 @@ def site_create(*, actor: Actor, tenant: Tenant, name: str, title: str = "") -> 
             },
         )
         SiteEvent.objects.create(site=site, step="request", outcome=SiteEvent.Outcome.SUCCEEDED, detail=actor.label)
-    return site
+    return site, admin_password
 
 
 def site_transition(*, site: Site, tenant: Tenant, to: str, detail: str = "") -> Site:

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 def _create(tenant, owner, name, title=""):
     with tenant_context(tenant):
-        return services.site_create(actor=Actor.of_user(owner), tenant=tenant, name=name, title=title)
+        site, _password = services.site_create(actor=Actor.of_user(owner), tenant=tenant, name=name, title=title)
+        return site
 
 
 def test_create_records_site_inventory_and_encrypted_secrets(tenant, owner):
@@ -25,8 +26,8 @@ def test_create_records_site_inventory_and_encrypted_secrets(tenant, owner):
         assert Site.objects.get(pk=site.pk).title == "My blog"
         stored = {s.name: s.ciphertext for s in SiteSecret.objects.filter(site=site)}
         spec = services.site_spec(site=site, tenant=tenant)
-    assert set(stored) == {"DB_PASSWORD", "AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
-                           "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT"}  # fmt: skip
+    assert set(stored) == {"DB_PASSWORD", "WP_ADMIN_PASSWORD", "AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY",
+                           "NONCE_KEY", "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT"}  # fmt: skip
     password = spec.secrets["DB_PASSWORD"]
     assert len(password) >= 40
     assert password not in stored["DB_PASSWORD"]

@@ -1,8 +1,7 @@
-"""The local runtime: sites on this host, for real. Steps so far: database and files; the php-fpm
-pool, nginx server block, WordPress install and health check join them (issue 3, in progress)."""
+"""The local runtime: sites on this host, for real (nginx, one php-fpm pool per site, MariaDB)."""
 
 from sites.runtimes.base import SiteSpec, StepError
-from sites.runtimes.local import database, files
+from sites.runtimes.local import database, files, health, install, pool, system_user, webserver
 
 SALT_NAMES = (
     "AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
@@ -12,7 +11,7 @@ SALT_NAMES = (
 
 class LocalRuntime:
     name = "local"
-    steps = ("database", "files")
+    steps = ("database", "files", "php_pool", "web_server", "wordpress_install", "health_check")
 
     def secret_names(self) -> tuple[str, ...]:
         return ("DB_PASSWORD", *SALT_NAMES)
@@ -24,12 +23,34 @@ class LocalRuntime:
         if step == "files":
             version = files.ensure_files(spec.key)
             return f"WordPress {version} laid out in {files.docroot(spec.key)}"
+        if step == "php_pool":
+            return pool.ensure_pool(spec)
+        if step == "web_server":
+            return webserver.ensure_server_block(spec)
+        if step == "wordpress_install":
+            return install.install_wordpress(spec)
+        if step == "health_check":
+            return health.check(spec)
         raise StepError(f"The local runtime has no step {step!r}.")
 
     def missing(self, spec: SiteSpec) -> list[str]:
-        present = {"database": database.database_exists(spec.key), "files": files.files_present(spec.key)}
-        return [step for step in self.steps if not present[step]]
+        present = {
+            "database": database.database_exists(spec.key),
+            "files": files.files_present(spec.key),
+            "php_pool": pool.pool_present(spec.key),
+            "web_server": webserver.server_block_present(spec.key),
+        }
+        return [step for step, ok in present.items() if not ok]
+
+    def suspend(self, spec: SiteSpec) -> None:
+        webserver.ensure_server_block(spec, suspended=True)
+
+    def resume(self, spec: SiteSpec) -> None:
+        webserver.ensure_server_block(spec, suspended=False)
 
     def delete(self, spec: SiteSpec) -> None:
+        webserver.remove_server_block(spec.key)
+        pool.remove_pool(spec.key)
         database.drop_database(spec.key)
         files.remove_files(spec.key)
+        system_user.remove_user(spec.key)

@@ -1,0 +1,111 @@
+"""A whole site on the local runtime: real nginx, php-fpm, MariaDB and WordPress."""
+
+import pytest
+
+from sites.runtimes.base import SiteSpec
+from sites.runtimes.local import files, health, pool, server, webserver
+from sites.runtimes.local.runtime import SALT_NAMES, LocalRuntime
+
+
+def _spec(site_id: int, title: str = "Crumbs") -> SiteSpec:
+    secrets = {name: f"{name.lower()}-{site_id}-" + "s" * 40 for name in ("DB_PASSWORD", *SALT_NAMES)}
+    secrets["WP_ADMIN_PASSWORD"] = "admin-pass-" + "p" * 20
+    return SiteSpec(
+        tenant_id=7,
+        tenant_slug="acme",
+        site_id=site_id,
+        slug=f"blog{site_id}",
+        title=title,
+        hostname=f"blog{site_id}--acme.sites.localhost",
+        max_php_workers=2,
+        admin_email="owner@acme.test",
+        secrets=secrets,
+    )
+
+
+@pytest.fixture
+def provisioned(site_daemons):
+    runtime = LocalRuntime()
+    made = []
+
+    def provision(site_id: int, title: str = "Crumbs") -> SiteSpec:
+        spec = _spec(site_id, title)
+        made.append(spec)
+        for step in runtime.steps:
+            runtime.provision_step(step, spec)
+        return spec
+
+    yield runtime, provision
+    for spec in made:
+        runtime.delete(spec)
+
+
+def test_site_serves_wordpress_with_its_title(provisioned):
+    runtime, provision = provisioned
+    spec = provision(101, title="Crumbs Bakery")
+    status, _, body = health.fetch(spec.hostname, "/")
+    assert status == 200
+    assert b"Crumbs Bakery" in body
+    status, headers, _ = health.fetch(spec.hostname, "/wp-admin/", timeout=15)
+    assert status == 200  # the login page, after wp-admin's redirect
+    # Static files come from nginx, not PHP.
+    status, headers, _ = health.fetch(spec.hostname, "/wp-includes/css/dashicons.min.css")
+    assert (status, headers.get("content-type")) == (200, "text/css")
+    assert runtime.missing(spec) == []
+    # Every step again: nothing changes, nothing breaks.
+    for step in runtime.steps:
+        runtime.provision_step(step, spec)
+    assert health.fetch(spec.hostname, "/")[0] == 200
+
+
+def test_bad_server_block_is_refused_and_other_sites_keep_serving(provisioned):
+    _, provision = provisioned
+    spec = provision(102)
+    broken = _spec(103)
+    (files.site_dir(broken.key) / "logs").mkdir(parents=True)
+    original = webserver.render
+    try:
+        webserver.render = lambda s, suspended=False: original(s).replace("listen", "lissen", 1)
+        with pytest.raises(Exception, match="nginx refused"):
+            webserver.ensure_server_block(broken)
+    finally:
+        webserver.render = original
+    assert not webserver.site_conf(broken.key).exists()
+    assert server.nginx_test() is None
+    assert health.fetch(spec.hostname, "/")[0] == 200
+
+
+def test_suspend_answers_503_and_resume_restores(provisioned):
+    runtime, provision = provisioned
+    spec = provision(104)
+    runtime.suspend(spec)
+    status, _, body = health.fetch(spec.hostname, "/")
+    assert (status, b"suspended" in body) == (503, True)
+    runtime.resume(spec)
+    assert health.fetch(spec.hostname, "/")[0] == 200
+
+
+def test_idle_site_runs_no_php_process(provisioned):
+    _, provision = provisioned
+    spec = provision(105)
+    pool_name = spec.key
+    import subprocess
+    import time
+
+    deadline = time.monotonic() + 20  # pm.process_idle_timeout is 10 s
+    while time.monotonic() < deadline:
+        listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+        if f"pool {pool_name}" not in listing:
+            break
+        time.sleep(0.5)
+    assert f"pool {pool_name}" not in listing
+    assert pool.pool_present(spec.key)
+
+
+def test_delete_removes_everything_and_other_sites_still_serve(provisioned):
+    runtime, provision = provisioned
+    gone, kept = provision(106), provision(107)
+    runtime.delete(gone)
+    assert set(runtime.missing(gone)) == {"database", "files", "php_pool", "web_server"}
+    assert health.fetch(gone.hostname, "/")[0] == 404
+    assert health.fetch(kept.hostname, "/")[0] == 200
