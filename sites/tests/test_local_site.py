@@ -66,7 +66,7 @@ def test_bad_server_block_is_refused_and_other_sites_keep_serving(provisioned):
     original = webserver.render
     try:
         webserver.render = lambda s, suspended=False: original(s).replace("listen", "lissen", 1)
-        with pytest.raises(Exception, match="nginx refused"):
+        with pytest.raises(Exception, match="nginx server block was refused"):
             webserver.ensure_server_block(broken)
     finally:
         webserver.render = original

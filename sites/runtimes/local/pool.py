@@ -60,20 +60,17 @@ def ensure_pool(spec: SiteSpec) -> str:
         SITE_DIR=site_dir,
         POOL_ENV="\n".join(f"env[{k}] = {_ini_value(v)}" for k, v in site_environment(spec).items()),
     )
-    target = pool_file(spec.key)
-    previous = target.read_text() if target.exists() else None
-    if previous == rendered:
+    # Mode 0600: the pool holds the site's credentials, for the php-fpm master's eyes only.
+    changed = server.apply_config(
+        pool_file(spec.key),
+        rendered,
+        test=server.php_fpm_test,
+        reload=server.php_fpm_reload,
+        what="The PHP pool",
+        mode=0o600,
+    )
+    if not changed:
         return f"pool {spec.key} unchanged"
-    target.write_text(rendered)
-    target.chmod(0o600)  # it holds the site's credentials: readable by the php-fpm master only
-    problem = server.php_fpm_test()
-    if problem:
-        if previous is None:
-            target.unlink()
-        else:
-            target.write_text(previous)
-        raise StepError(f"php-fpm refused the pool: {problem}")
-    server.php_fpm_reload()
     return f"pool {spec.key}: ondemand, at most {spec.max_php_workers} PHP workers"
 
 

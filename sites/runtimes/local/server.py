@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from string import Template
 
@@ -193,3 +194,36 @@ def daemons_running() -> dict[str, bool]:
         "nginx": alive(_pid(runtime_dir() / "nginx" / "nginx.pid")),
         "php-fpm": alive(_pid(runtime_dir() / "php-fpm" / "php-fpm.pid")),
     }
+
+
+def apply_config(
+    target: Path,
+    rendered: str,
+    *,
+    test: Callable[[], str | None],
+    reload: Callable[[], None],
+    what: str,
+    mode: int = 0o644,
+) -> bool:
+    """Write `rendered` to `target`, test the daemon's whole configuration, reload on success.
+
+    On failure the previous file is put back (or the new one removed) and StepError says why, so the
+    running daemon and every other site keep their working configuration. Returns False when the
+    file was already up to date (nothing reloaded).
+    """
+    from sites.runtimes.base import StepError
+
+    previous = target.read_text() if target.exists() else None
+    if previous == rendered:
+        return False
+    target.write_text(rendered)
+    target.chmod(mode)
+    problem = test()
+    if problem:
+        if previous is None:
+            target.unlink()
+        else:
+            target.write_text(previous)
+        raise StepError(f"{what} was refused: {problem}")
+    reload()
+    return True

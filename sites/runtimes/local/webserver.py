@@ -5,7 +5,7 @@ from string import Template
 
 from django.conf import settings
 
-from sites.runtimes.base import SiteSpec, StepError
+from sites.runtimes.base import SiteSpec
 from sites.runtimes.local import files, pool, server
 
 TEMPLATES = Path(settings.BASE_DIR) / "wordpress-runtime"
@@ -35,20 +35,12 @@ def render(spec: SiteSpec, *, suspended: bool = False) -> str:
 def ensure_server_block(spec: SiteSpec, *, suspended: bool = False) -> str:
     (files.site_dir(spec.key) / "logs").mkdir(parents=True, exist_ok=True)
     rendered = render(spec, suspended=suspended)
-    target = site_conf(spec.key)
-    previous = target.read_text() if target.exists() else None
-    if previous == rendered:
+    # On a refusal the previous block is put back: the other sites keep being served.
+    changed = server.apply_config(
+        site_conf(spec.key), rendered, test=server.nginx_test, reload=server.nginx_reload, what="The nginx server block"
+    )
+    if not changed:
         return f"server block for {spec.hostname} unchanged"
-    target.write_text(rendered)
-    problem = server.nginx_test()
-    if problem:
-        # Put back what was there: the other sites keep being served by the running config.
-        if previous is None:
-            target.unlink()
-        else:
-            target.write_text(previous)
-        raise StepError(f"nginx refused the server block: {problem}")
-    server.nginx_reload()
     return f"{'suspended page' if suspended else 'server block'} for {spec.hostname} on port {settings.SITES_PORT}"
 
 
