@@ -156,6 +156,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE = {
     "tenants-reconcile": {"task": "tenants.tasks.tenants_reconcile", "schedule": 60.0},
+    "sites-reconcile": {"task": "sites.tasks.sites_reconcile", "schedule": 60.0},
 }
 TENANT_PROVISION_STALE_SECONDS = env.int("TENANT_PROVISION_STALE_SECONDS", default=120)
 
@@ -169,6 +170,8 @@ SITES_RUNTIME_DIR = Path(env("SITES_RUNTIME_DIR", default=str(BASE_DIR / "var" /
 SITES_MARIADB_URL = env("SITES_MARIADB_URL", default="mysql://root@127.0.0.1:3306/")
 # Prefixes every site's database, user and folder name, so test runs never meet `make run`'s sites.
 SITES_KEY_PREFIX = env("SITES_KEY_PREFIX", default="")
+# A provisioning step queued longer ago than this without progress is queued again by the reconciler.
+SITES_STEP_STALE_SECONDS = env.int("SITES_STEP_STALE_SECONDS", default=180)
 WORDPRESS_CORE_DIR = Path(env("WORDPRESS_CORE_DIR", default="/usr/share/wordpress"))
 # Site secrets (database passwords, salts, sensitive env vars) are encrypted at rest with these
 # Fernet keys; the first encrypts, all decrypt, so a key can be rotated in without downtime.

@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from sites.urls_api import site_api_urlpatterns
 from tenants.urls_api import staff_api_urlpatterns, tenant_api_urlpatterns
 
-urlpatterns = [path("api/v1/", include(tenant_api_urlpatterns + staff_api_urlpatterns))]
+urlpatterns = [path("api/v1/", include(tenant_api_urlpatterns + site_api_urlpatterns + staff_api_urlpatterns))]

@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from aipress.urls_common import common_urlpatterns
+from sites.urls_api import site_api_urlpatterns
 from tenants import views
 from tenants.urls_api import tenant_api_urlpatterns
 
@@ -20,6 +21,6 @@ urlpatterns = [
     path("api-keys/", views.api_keys, name="portal-api-keys"),
     path("api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="portal-api-key-revoke"),
     path("settings/", views.tenant_settings, name="portal-settings"),
-    path("api/v1/", include(tenant_api_urlpatterns)),
+    path("api/v1/", include(tenant_api_urlpatterns + site_api_urlpatterns)),
     *common_urlpatterns,
 ]

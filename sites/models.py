@@ -42,6 +42,10 @@ class Site(models.Model):
     )
     created_by_email = models.EmailField(blank=True, help_text="Kept for display if the user is gone.")
     last_error = models.TextField(blank=True)
+    # Where provisioning is: the index of the next step to run, and when the current one was queued.
+    # The reconciler resumes from here when a worker died mid-way.
+    provision_step = models.PositiveSmallIntegerField(default=0)
+    step_queued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

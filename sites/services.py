@@ -3,9 +3,11 @@ schema) and keeps the public inventory row in step."""
 
 import re
 import secrets as random_secrets
+import time
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from aipress.errors import Conflict, InvalidInput
 from sites import secrets
@@ -14,6 +16,7 @@ from sites.models import TRANSITIONS, Site, SiteEvent, SiteSecret, SiteStatus
 from sites.runtimes import get_runtime
 from sites.runtimes.base import SiteSpec
 from tenants.audit import Actor
+from tenants.events import publish_tenant_event
 from tenants.models import Tenant
 
 SITE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
@@ -123,3 +126,131 @@ def site_spec(*, site: Site, tenant: Tenant) -> SiteSpec:
         admin_email=site.created_by_email,
         secrets=decrypted,
     )
+
+
+# --- Provisioning, deletion, suspension -------------------------------------------------------
+
+
+def _event(
+    site: Site, tenant: Tenant, *, step: str, outcome: str, detail: str = "", duration_ms: int | None = None
+) -> None:
+    SiteEvent.objects.create(site=site, step=step, outcome=outcome, detail=detail[:2000], duration_ms=duration_ms)
+    publish_tenant_event(
+        tenant.pk,
+        "site.progress",
+        {"site": site.slug, "step": step, "outcome": outcome, "detail": detail[:300], "status": site.status},
+    )
+
+
+def site_provision_start(*, site: Site, tenant: Tenant) -> Site:
+    """Begin (or retry) provisioning from the first step not yet done; the steps run on the worker."""
+    with transaction.atomic():
+        site = site_transition(site=site, tenant=tenant, to=SiteStatus.PROVISIONING)
+        Site.objects.filter(pk=site.pk).update(step_queued_at=timezone.now(), last_error="")
+        transaction.on_commit(lambda: _queue_step(tenant, site.pk))
+    return site
+
+
+def _queue_step(tenant: Tenant, site_id: int) -> None:
+    from sites.tasks import site_provision_step
+    from tenants.tasks import send_in_tenant
+
+    send_in_tenant(site_provision_step, tenant, site_id)
+
+
+def site_run_next_step(*, site_id: int, tenant: Tenant) -> str:
+    """Run the site's next provisioning step. Returns "next", "done" or "idle" (nothing to do)."""
+    runtime = get_runtime()
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None or site.status != SiteStatus.PROVISIONING:
+        return "idle"
+    if site.provision_step >= len(runtime.steps):
+        return "done"
+    step = runtime.steps[site.provision_step]
+    spec = site_spec(site=site, tenant=tenant)
+    started = time.monotonic()
+    try:
+        detail = runtime.provision_step(step, spec)
+    except Exception as exc:
+        _event(
+            site,
+            tenant,
+            step=step,
+            outcome=SiteEvent.Outcome.FAILED,
+            detail=f"{type(exc).__name__}: {exc}",
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        Site.objects.filter(pk=site.pk).update(last_error=f"{step}: {exc}"[:2000])
+        raise
+    duration_ms = int((time.monotonic() - started) * 1000)
+    with transaction.atomic():
+        if step == "wordpress_install":
+            # Shown once at creation; WordPress now holds its own hash of it.
+            SiteSecret.objects.filter(site=site, name=ADMIN_PASSWORD_SECRET).delete()
+        next_step = site.provision_step + 1
+        Site.objects.filter(pk=site.pk).update(provision_step=next_step, step_queued_at=timezone.now())
+        _event(site, tenant, step=step, outcome=SiteEvent.Outcome.SUCCEEDED, detail=detail, duration_ms=duration_ms)
+        if next_step < len(runtime.steps):
+            transaction.on_commit(lambda: _queue_step(tenant, site.pk))
+            return "next"
+        Site.objects.filter(pk=site.pk).update(wordpress_version=wordpress_version_of(runtime), last_error="")
+        site_transition(site=site, tenant=tenant, to=SiteStatus.READY, detail="all steps done")
+        publish_tenant_event(tenant.pk, "site.status", {"site": site.slug, "status": SiteStatus.READY})
+    return "done"
+
+
+def wordpress_version_of(runtime: object) -> str:
+    from sites.runtimes.local.files import wordpress_version
+
+    return wordpress_version() if getattr(runtime, "name", "") == "local" else ""
+
+
+def site_provision_failed(*, site_id: int, tenant: Tenant, error: str) -> None:
+    site = Site.objects.filter(pk=site_id, status=SiteStatus.PROVISIONING).first()
+    if site is None:
+        return
+    with transaction.atomic():
+        Site.objects.filter(pk=site.pk).update(last_error=error[:2000])
+        site_transition(site=site, tenant=tenant, to=SiteStatus.FAILED, detail=error[:500])
+        publish_tenant_event(tenant.pk, "site.status", {"site": site.slug, "status": SiteStatus.FAILED})
+
+
+def site_delete(*, actor: Actor, site: Site, tenant: Tenant) -> Site:
+    """Start deleting: every resource the site owned is removed on the worker."""
+    with transaction.atomic():
+        site = site_transition(site=site, tenant=tenant, to=SiteStatus.DELETING, detail=actor.label)
+        transaction.on_commit(lambda: _queue_delete(tenant, site.pk))
+    return site
+
+
+def _queue_delete(tenant: Tenant, site_id: int) -> None:
+    from sites.tasks import site_delete_resources
+    from tenants.tasks import send_in_tenant
+
+    send_in_tenant(site_delete_resources, tenant, site_id)
+
+
+def site_delete_run(*, site_id: int, tenant: Tenant) -> None:
+    site = Site.objects.filter(pk=site_id, status=SiteStatus.DELETING).first()
+    if site is None:
+        return
+    get_runtime(site.runtime).delete(site_spec(site=site, tenant=tenant))
+    with transaction.atomic():
+        SiteSecret.objects.filter(site=site).delete()
+        SiteRecord.objects.filter(tenant=tenant, slug=site.slug).delete()
+        site_transition(site=site, tenant=tenant, to=SiteStatus.DELETED)
+        publish_tenant_event(tenant.pk, "site.status", {"site": site.slug, "status": SiteStatus.DELETED})
+
+
+def site_suspend(*, actor: Actor, site: Site, tenant: Tenant) -> Site:
+    with transaction.atomic():
+        site = site_transition(site=site, tenant=tenant, to=SiteStatus.SUSPENDED, detail=actor.label)
+        get_runtime(site.runtime).suspend(site_spec(site=site, tenant=tenant))
+    return site
+
+
+def site_resume(*, actor: Actor, site: Site, tenant: Tenant) -> Site:
+    with transaction.atomic():
+        site = site_transition(site=site, tenant=tenant, to=SiteStatus.READY, detail=actor.label)
+        get_runtime(site.runtime).resume(site_spec(site=site, tenant=tenant))
+    return site

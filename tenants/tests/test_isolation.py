@@ -12,6 +12,8 @@ from django.urls import URLPattern
 from django_tenants.utils import tenant_context
 
 from aipress.asgi import application
+from sites.models import Site
+from sites.urls_api import site_api_urlpatterns
 from tenants.events import publish_tenant_event
 from tenants.models import ApiKey, Invitation, Membership, Role
 from tenants.tasks import send_in_tenant
@@ -32,6 +34,10 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
         actor=Actor.of_user(b_owner), actor_role="owner", tenant=b, email="pending@bravo.test", role="member"
     )
     b_key = api_key_for(b)
+    with tenant_context(b):
+        from sites import services as site_services
+
+        site_services.site_create(actor=Actor.of_user(b_owner), tenant=b, name="bravo-blog")
     return {
         "a": a,
         "b": b,
@@ -41,6 +47,7 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
             "member_id": Membership.objects.get(tenant=b, user=b_member).pk,
             "invitation_id": Invitation.objects.get(tenant=b).pk,
             "key_id": ApiKey.objects.get(tenant=b, prefix=b_key.rsplit("_", 1)[0]).pk,
+            "name": "bravo-blog",
         },
     }
 
@@ -52,11 +59,19 @@ OBJECT_CALLS = [
     ("delete", "members/{member_id}/", None),
     ("delete", "invitations/{invitation_id}/", None),
     ("delete", "api-keys/{key_id}/", None),
+    ("get", "sites/{name}/", None),
+    ("delete", "sites/{name}/", None),
+    ("post", "sites/{name}/suspend/", None),
+    ("post", "sites/{name}/resume/", None),
+    ("get", "sites/{name}/events/", None),
 ]
 
 
 def _snapshot(tenant):
+    with tenant_context(tenant):
+        sites = sorted(Site.objects.values_list("slug", "status"))
     return (
+        sites,
         sorted(Membership.objects.filter(tenant=tenant).values_list("pk", "role")),
         sorted(Invitation.objects.filter(tenant=tenant).values_list("pk", "revoked_at")),
         sorted(ApiKey.objects.filter(tenant=tenant).values_list("pk", "revoked_at")),
@@ -64,8 +79,14 @@ def _snapshot(tenant):
 
 
 def test_every_object_route_is_covered():
-    routes = {str(p.pattern) for p in tenant_api_urlpatterns if isinstance(p, URLPattern) and "<" in str(p.pattern)}
-    covered = {path.replace("{", "<int:").replace("}", ">") for _, path, _ in OBJECT_CALLS}
+    routes = {
+        str(p.pattern)
+        for p in tenant_api_urlpatterns + site_api_urlpatterns
+        if isinstance(p, URLPattern) and "<" in str(p.pattern)
+    }
+    covered = {
+        path.replace("{name}", "<slug:name>").replace("{", "<int:").replace("}", ">") for _, path, _ in OBJECT_CALLS
+    }
     assert routes == covered, "a new object endpoint needs an isolation case in OBJECT_CALLS"
 
 
@@ -87,7 +108,7 @@ def test_tenant_a_cannot_touch_b_objects(two_tenants, client_for, credential, me
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["tenant/", "members/", "invitations/", "api-keys/"])
+@pytest.mark.parametrize("path", ["tenant/", "members/", "invitations/", "api-keys/", "sites/"])
 def test_a_member_on_b_host_gets_404_and_b_lists_stay_private(two_tenants, client_for, path):
     t = two_tenants
     before = _snapshot(t["b"])

@@ -1,0 +1,95 @@
+"""Thin API views for sites: parse, call a service or selector, serialize."""
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sites import selectors, services
+from sites.models import Site
+from sites.serializers import SiteCreatedSerializer, SiteCreateSerializer, SiteEventSerializer, SiteSerializer
+from tenants.audit import Actor
+from tenants.models import Role
+from tenants.permissions import SAFE_METHODS, IsTenantMember, request_role
+
+SITE_WRITERS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+
+
+class CanManageSites(BasePermission):
+    message = "Your role can see sites but not change them."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return request.method in SAFE_METHODS or request_role(request) in SITE_WRITERS
+
+
+def _site(name: str) -> Site:
+    site = selectors.site_get(name)
+    if site is None:
+        raise Http404
+    return site
+
+
+class SiteListApi(APIView):
+    permission_classes = [IsAuthenticated, IsTenantMember, CanManageSites]
+
+    @extend_schema(responses=SiteSerializer(many=True), summary="Sites of the tenant")
+    def get(self, request: Request) -> Response:
+        return Response(SiteSerializer(selectors.site_list(), many=True, context={"tenant": request.tenant}).data)
+
+    @extend_schema(
+        request=SiteCreateSerializer,
+        responses={202: SiteCreatedSerializer},
+        summary="Create a site; it is provisioned in the background (watch /events/ or /ws/events/)",
+    )
+    def post(self, request: Request) -> Response:
+        data = SiteCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor = Actor.from_request(request)
+        site, admin_password = services.site_create(
+            actor=actor, tenant=request.tenant, name=data.validated_data["name"], title=data.validated_data["title"]
+        )
+        site = services.site_provision_start(site=site, tenant=request.tenant)
+        body = SiteSerializer(site, context={"tenant": request.tenant}).data | {"admin_password": admin_password}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class SiteDetailApi(APIView):
+    permission_classes = [IsAuthenticated, IsTenantMember, CanManageSites]
+
+    @extend_schema(responses=SiteSerializer, summary="One site")
+    def get(self, request: Request, name: str) -> Response:
+        return Response(SiteSerializer(_site(name), context={"tenant": request.tenant}).data)
+
+    @extend_schema(responses={202: SiteSerializer}, summary="Delete a site and everything it owned")
+    def delete(self, request: Request, name: str) -> Response:
+        site = services.site_delete(actor=Actor.from_request(request), site=_site(name), tenant=request.tenant)
+        return Response(SiteSerializer(site, context={"tenant": request.tenant}).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SiteSuspendApi(APIView):
+    permission_classes = [IsAuthenticated, IsTenantMember, CanManageSites]
+
+    @extend_schema(request=None, responses=SiteSerializer, summary="Suspend a site (it answers 503)")
+    def post(self, request: Request, name: str) -> Response:
+        site = services.site_suspend(actor=Actor.from_request(request), site=_site(name), tenant=request.tenant)
+        return Response(SiteSerializer(site, context={"tenant": request.tenant}).data)
+
+
+class SiteResumeApi(APIView):
+    permission_classes = [IsAuthenticated, IsTenantMember, CanManageSites]
+
+    @extend_schema(request=None, responses=SiteSerializer, summary="Resume a suspended site")
+    def post(self, request: Request, name: str) -> Response:
+        site = services.site_resume(actor=Actor.from_request(request), site=_site(name), tenant=request.tenant)
+        return Response(SiteSerializer(site, context={"tenant": request.tenant}).data)
+
+
+class SiteEventsApi(APIView):
+    permission_classes = [IsAuthenticated, IsTenantMember]
+
+    @extend_schema(responses=SiteEventSerializer(many=True), summary="What happened to a site, newest first")
+    def get(self, request: Request, name: str) -> Response:
+        return Response(SiteEventSerializer(selectors.site_events(_site(name)), many=True).data)

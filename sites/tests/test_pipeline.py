@@ -1,0 +1,144 @@
+"""A site through the API, as an integrator sees it: 202, live steps, a real WordPress, then gone."""
+
+import time
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from sites import tasks
+from sites.inventory.models import SiteRecord
+from sites.models import Site, SiteEvent, SiteSecret
+from sites.runtimes.local import files, health, webserver
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _wait(client, name, wanted, timeout=90):
+    deadline = time.monotonic() + timeout
+    body = {}
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/v1/sites/{name}/").json()
+        if body.get("status") == wanted:
+            return body
+        time.sleep(0.25)
+    raise AssertionError(f"{name} is {body.get('status')} ({body.get('last_error')}), not {wanted}")
+
+
+@pytest.fixture
+def api(make_tenant, client_for, api_key_for, site_daemons, celery_worker_thread):
+    tenant = make_tenant(slug="acme")
+    client = client_for(tenant, key=api_key_for(tenant))
+    yield tenant, client
+    # Leave nothing behind on the host, whatever the test did.
+    from sites import services
+    from sites.runtimes import get_runtime
+
+    with tenant_context(tenant):
+        for site in Site.objects.all():
+            get_runtime().delete(services.site_spec(site=site, tenant=tenant))
+
+
+def test_create_provision_serve_and_delete_through_the_api(api):
+    tenant, client = api
+    created = client.post("/api/v1/sites/", {"name": "blog", "title": "Crumbs Blog"}, format="json")
+    assert created.status_code == 202, created.content
+    body = created.json()
+    assert body["status"] == "provisioning"
+    assert body["url"].startswith("http://blog--acme.sites.localhost:")
+    assert body["admin_url"].endswith("/wp-admin/")
+    admin_password = body["admin_password"]
+    assert len(admin_password) >= 20
+
+    ready = _wait(client, "blog", "ready")
+    assert ready["wordpress_version"] == files.wordpress_version()
+    assert "admin_password" not in ready
+    status, _, page = health.fetch("blog--acme.sites.localhost", "/")
+    assert status == 200 and b"Crumbs Blog" in page
+
+    events = client.get("/api/v1/sites/blog/events/").json()
+    succeeded = [
+        e["step"] for e in reversed(events) if e["outcome"] == "succeeded" and not e["step"].startswith("status")
+    ]
+    assert succeeded == ["request", "database", "files", "php_pool", "web_server", "wordpress_install", "health_check"]
+    assert all(e["duration_ms"] is not None for e in events if e["step"] == "database")
+    with tenant_context(tenant):
+        # The admin password was shown once; WordPress keeps its own hash, we keep nothing.
+        assert not SiteSecret.objects.filter(name="WP_ADMIN_PASSWORD").exists()
+
+    deleted = client.delete("/api/v1/sites/blog/")
+    assert deleted.status_code == 202
+    deadline = time.monotonic() + 60
+    while client.get("/api/v1/sites/blog/").status_code != 404 and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert client.get("/api/v1/sites/blog/").status_code == 404
+    assert not SiteRecord.objects.filter(tenant=tenant).exists()
+    assert health.fetch("blog--acme.sites.localhost", "/")[0] == 404
+
+
+def test_bad_requests_are_clear_and_change_nothing(api):
+    tenant, client = api
+    bad = client.post("/api/v1/sites/", {"name": "Not Valid!"}, format="json")
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["field"] == "name"
+    assert client.post("/api/v1/sites/", {"title": "no name"}, format="json").status_code == 400
+    tenant.max_sites = 0
+    tenant.save()
+    full = client.post("/api/v1/sites/", {"name": "blog"}, format="json")
+    assert full.status_code == 409
+    assert "allows 0 sites" in full.json()["detail"]
+    assert client.post("/api/v1/sites/ghost/suspend/").status_code == 404
+    with tenant_context(tenant):
+        assert not Site.objects.exists()
+
+
+def test_reconciler_repairs_a_server_block_removed_by_hand(api):
+    tenant, client = api
+    client.post("/api/v1/sites/", {"name": "shop"}, format="json")
+    _wait(client, "shop", "ready")
+    with tenant_context(tenant):
+        site = Site.objects.get(slug="shop")
+        from sites import services
+
+        key = services.site_spec(site=site, tenant=tenant).key
+    webserver.site_conf(key).unlink()
+    webserver.server.nginx_reload()
+    assert health.fetch("shop--acme.sites.localhost", "/")[0] == 404
+    counts = tasks.sites_reconcile()
+    assert counts["repaired"] == 1
+    assert health.fetch("shop--acme.sites.localhost", "/")[0] == 200
+    with tenant_context(tenant):
+        repaired = SiteEvent.objects.get(site__slug="shop", outcome="repaired")
+    assert repaired.step == "web_server"
+
+
+def test_suspend_and_resume_through_the_api(api):
+    _, client = api
+    client.post("/api/v1/sites/", {"name": "news"}, format="json")
+    _wait(client, "news", "ready")
+    assert client.post("/api/v1/sites/news/suspend/").json()["status"] == "suspended"
+    assert health.fetch("news--acme.sites.localhost", "/")[0] == 503
+    assert client.post("/api/v1/sites/news/suspend/").status_code == 409
+    assert client.post("/api/v1/sites/news/resume/").json()["status"] == "ready"
+    assert health.fetch("news--acme.sites.localhost", "/")[0] == 200
+
+
+def test_cli_creates_lists_and_deletes(api):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out, err = io.StringIO(), io.StringIO()
+    call_command("site", "create", "--tenant", "acme", "cli-site", "--title", "From CLI", stdout=out, stderr=err)
+    lines = out.getvalue().strip().splitlines()
+    assert lines[0].startswith("cli-site ready: http://cli-site--acme.sites.localhost:")
+    assert len(lines[-1]) >= 20 and " " not in lines[-1]  # the admin password, alone, once
+    assert "shown once" in err.getvalue()
+    listing = io.StringIO()
+    call_command("site", "list", "--tenant", "acme", stdout=listing)
+    assert "cli-site" in listing.getvalue() and "ready" in listing.getvalue()
+    with pytest.raises(CommandError, match="No site “ghost”"):
+        call_command("site", "delete", "--tenant", "acme", "ghost")
+    done = io.StringIO()
+    call_command("site", "delete", "--tenant", "acme", "cli-site", stdout=done)
+    assert "cli-site deleted." in done.getvalue()

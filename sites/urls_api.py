@@ -1,0 +1,11 @@
+from django.urls import path
+
+from sites import api
+
+site_api_urlpatterns = [
+    path("sites/", api.SiteListApi.as_view(), name="api-sites"),
+    path("sites/<slug:name>/", api.SiteDetailApi.as_view(), name="api-site"),
+    path("sites/<slug:name>/suspend/", api.SiteSuspendApi.as_view(), name="api-site-suspend"),
+    path("sites/<slug:name>/resume/", api.SiteResumeApi.as_view(), name="api-site-resume"),
+    path("sites/<slug:name>/events/", api.SiteEventsApi.as_view(), name="api-site-events"),
+]
