@@ -1,5 +1,7 @@
 """Thin API views for sites: parse, call a service or selector, serialize."""
 
+from collections.abc import Callable
+
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -69,22 +71,22 @@ class SiteDetailApi(APIView):
         return Response(SiteSerializer(site, context={"tenant": request.tenant}).data, status=status.HTTP_202_ACCEPTED)
 
 
-class SiteSuspendApi(APIView):
-    permission_classes = [IsAuthenticated, IsTenantMember, CanManageSites]
+def _site_action(service: Callable[..., Site], summary: str) -> type[APIView]:
+    """A POST that applies one state change to a site (suspend, resume)."""
 
-    @extend_schema(request=None, responses=SiteSerializer, summary="Suspend a site (it answers 503)")
-    def post(self, request: Request, name: str) -> Response:
-        site = services.site_suspend(actor=Actor.from_request(request), site=_site(name), tenant=request.tenant)
-        return Response(SiteSerializer(site, context={"tenant": request.tenant}).data)
+    class SiteActionApi(APIView):
+        permission_classes = [IsAuthenticated, IsTenantMember, CanManageSites]
+
+        @extend_schema(request=None, responses=SiteSerializer, summary=summary)
+        def post(self, request: Request, name: str) -> Response:
+            site = service(actor=Actor.from_request(request), site=_site(name), tenant=request.tenant)
+            return Response(SiteSerializer(site, context={"tenant": request.tenant}).data)
+
+    return SiteActionApi
 
 
-class SiteResumeApi(APIView):
-    permission_classes = [IsAuthenticated, IsTenantMember, CanManageSites]
-
-    @extend_schema(request=None, responses=SiteSerializer, summary="Resume a suspended site")
-    def post(self, request: Request, name: str) -> Response:
-        site = services.site_resume(actor=Actor.from_request(request), site=_site(name), tenant=request.tenant)
-        return Response(SiteSerializer(site, context={"tenant": request.tenant}).data)
+SiteSuspendApi = _site_action(services.site_suspend, "Suspend a site (it answers 503)")
+SiteResumeApi = _site_action(services.site_resume, "Resume a suspended site")
 
 
 class SiteEventsApi(APIView):
