@@ -32,6 +32,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def database_url_of_this_run() -> str:
+    """This run's test database as a URL, for the real processes some tests start."""
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{host}:{port}/{db['NAME']}"
+
+
 def pytest_configure() -> None:
     # Keep this run's Redis keys, channel groups and Celery queue apart from `make run` and other runs.
     settings.CACHES["default"]["KEY_PREFIX"] = f"aipress-test-{RUN_ID}"

@@ -109,3 +109,41 @@ def test_delete_removes_everything_and_other_sites_still_serve(provisioned):
     assert set(runtime.missing(gone)) == {"database", "files", "php_pool", "web_server"}
     assert health.fetch(gone.hostname, "/")[0] == 404
     assert health.fetch(kept.hostname, "/")[0] == 200
+
+
+PROBE_PHP = r"""<?php
+header('Content-Type: application/json');
+mysqli_report(MYSQLI_REPORT_OFF);  // report failures as values, not exceptions
+$read = @file_get_contents($_GET['path']);
+$listed = @scandir(dirname($_GET['path']));
+$db = @new mysqli('127.0.0.1', getenv('DB_USER'), getenv('DB_PASSWORD'));
+$used = $db->connect_errno ? 'no connection' : (@$db->select_db($_GET['db']) ? 'opened' : $db->error);
+$own = $db->connect_errno ? false : @$db->select_db(getenv('DB_NAME'));
+echo json_encode(['read' => $read, 'listed' => $listed, 'other_db' => $used, 'own_db' => $own]);
+"""
+
+
+def test_site_php_cannot_read_another_site_nor_use_its_database(provisioned):
+    import json
+    import shutil
+    from urllib.parse import urlencode
+
+    from sites.runtimes.local import database, system_user
+    from sites.runtimes.local.server import running_as_root
+
+    _, provision = provisioned
+    a, b = provision(110), provision(111)
+    secret = files.docroot(b.key) / "wp-content" / "uploads" / "private.txt"
+    secret.write_text("only for site b")
+    probe = files.docroot(a.key) / "probe.php"
+    probe.write_text(PROBE_PHP)
+    if running_as_root():
+        shutil.chown(probe, system_user.user_name(a.key))
+    query = urlencode({"path": str(secret), "db": database.database_name(b.key)})
+    status, _, body = health.fetch(a.hostname, f"/probe.php?{query}")
+    assert status == 200, body
+    result = json.loads(body)
+    assert result["read"] is False
+    assert result["listed"] is False
+    assert result["own_db"] is True  # the probe itself works...
+    assert "denied" in result["other_db"].lower()  # ...but B's database is closed to A

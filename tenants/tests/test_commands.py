@@ -8,8 +8,8 @@ import sys
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
+from conftest import database_url_of_this_run
 from tenants.models import ApiKey, Tenant, TenantStatus, User
 from tenants.schema import drop_tenant_schema
 
@@ -84,8 +84,7 @@ def test_apikey_create_prints_the_key_alone_on_the_last_line(make_tenant, client
 
 def test_cli_error_exits_non_zero_with_one_line():
     # Through the real entry point, as a script would call it, against this run's test database.
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    url = database_url_of_this_run()
     result = subprocess.run(
         [sys.executable, "manage.py", "tenant", "suspend", "ghost", "--reason", "x"],
         capture_output=True,
