@@ -45,6 +45,8 @@ class Site(models.Model):
     # Where provisioning is: the index of the next step to run, and when the current one was queued.
     # The reconciler resumes from here when a worker died mid-way.
     provision_step = models.PositiveSmallIntegerField(default=0)
+    # Suspended because its tenant was: resuming the tenant resumes exactly these sites.
+    suspended_with_tenant = models.BooleanField(default=False)
     step_queued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

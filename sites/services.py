@@ -254,3 +254,28 @@ def site_resume(*, actor: Actor, site: Site, tenant: Tenant) -> Site:
         site = site_transition(site=site, tenant=tenant, to=SiteStatus.READY, detail=actor.label)
         get_runtime(site.runtime).resume(site_spec(site=site, tenant=tenant))
     return site
+
+
+def sites_follow_tenant(*, tenant: Tenant, suspended: bool) -> int:
+    """Suspend the tenant's ready sites (or resume those its suspension had suspended)."""
+    runtime_by_name: dict[str, object] = {}
+    changed = 0
+    if suspended:
+        candidates = Site.objects.filter(status=SiteStatus.READY)
+    else:
+        candidates = Site.objects.filter(status=SiteStatus.SUSPENDED, suspended_with_tenant=True)
+    for candidate in candidates:
+        runtime = runtime_by_name.setdefault(candidate.runtime, get_runtime(candidate.runtime))
+        with transaction.atomic():
+            to = SiteStatus.SUSPENDED if suspended else SiteStatus.READY
+            site = site_transition(
+                site=candidate, tenant=tenant, to=to, detail="tenant suspended" if suspended else "tenant resumed"
+            )
+            Site.objects.filter(pk=site.pk).update(suspended_with_tenant=suspended)
+            spec = site_spec(site=site, tenant=tenant)
+            if suspended:
+                runtime.suspend(spec)  # type: ignore[attr-defined]
+            else:
+                runtime.resume(spec)  # type: ignore[attr-defined]
+        changed += 1
+    return changed

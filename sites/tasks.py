@@ -40,6 +40,14 @@ def site_delete_resources(self, site_id: int) -> None:  # noqa: ANN001
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
 
 
+@shared_task(bind=True, max_retries=STEP_RETRIES, acks_late=True)
+def sites_follow_tenant(self, suspended: bool) -> int:  # noqa: ANN001
+    try:
+        return services.sites_follow_tenant(tenant=connection.tenant, suspended=suspended)
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+
+
 @shared_task
 def sites_reconcile() -> dict[str, int]:
     """Every minute: compare what should exist with what does, across all tenants."""

@@ -142,6 +142,7 @@ def tenant_suspend(*, actor: Actor, tenant: Tenant, reason: str) -> Tenant:
         tenant.save(update_fields=["status", "suspended_reason"])
         audit_record(actor=actor, action="tenant.suspend", tenant=tenant, target=tenant.slug, reason=reason)
         publish_tenant_event(tenant.pk, "tenant.status", {"status": tenant.status, "slug": tenant.slug})
+        transaction.on_commit(lambda: _sites_follow(tenant, suspended=True))
     return tenant
 
 
@@ -155,7 +156,16 @@ def tenant_resume(*, actor: Actor, tenant: Tenant, reason: str = "") -> Tenant:
         tenant.save(update_fields=["status", "suspended_reason"])
         audit_record(actor=actor, action="tenant.resume", tenant=tenant, target=tenant.slug, reason=reason)
         publish_tenant_event(tenant.pk, "tenant.status", {"status": tenant.status, "slug": tenant.slug})
+        transaction.on_commit(lambda: _sites_follow(tenant, suspended=False))
     return tenant
+
+
+def _sites_follow(tenant: Tenant, *, suspended: bool) -> None:
+    """A tenant's sites follow its suspension, on the worker, in the tenant's schema."""
+    from sites.tasks import sites_follow_tenant
+    from tenants.tasks import send_in_tenant
+
+    send_in_tenant(sites_follow_tenant, tenant, suspended)
 
 
 def tenant_rename(*, actor: Actor, tenant: Tenant, name: str) -> Tenant:

@@ -142,3 +142,28 @@ def test_cli_creates_lists_and_deletes(api):
     done = io.StringIO()
     call_command("site", "delete", "--tenant", "acme", "cli-site", stdout=done)
     assert "cli-site deleted." in done.getvalue()
+
+
+def test_suspending_the_tenant_suspends_its_sites_and_resuming_restores_only_those(api):
+    from tenants import services as tenant_services
+    from tenants.audit import Actor
+
+    tenant, client = api
+    for name in ("one", "two"):
+        client.post("/api/v1/sites/", {"name": name}, format="json")
+    _wait(client, "one", "ready")
+    _wait(client, "two", "ready")
+    client.post("/api/v1/sites/two/suspend/")  # paused by a member, before the tenant is suspended
+    tenant_services.tenant_suspend(actor=Actor.system("staff"), tenant=tenant, reason="unpaid")
+    deadline = time.monotonic() + 30
+    while health.fetch("one--acme.sites.localhost", "/")[0] != 503 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert health.fetch("one--acme.sites.localhost", "/")[0] == 503
+    tenant_services.tenant_resume(actor=Actor.system("staff"), tenant=tenant)
+    deadline = time.monotonic() + 30
+    while health.fetch("one--acme.sites.localhost", "/")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert health.fetch("one--acme.sites.localhost", "/")[0] == 200
+    assert health.fetch("two--acme.sites.localhost", "/")[0] == 503  # the member's own pause stands
+    with tenant_context(tenant):
+        assert dict(Site.objects.values_list("slug", "status")) == {"one": "ready", "two": "suspended"}
