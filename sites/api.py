@@ -10,9 +10,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sites import selectors, services
-from sites.models import Site
-from sites.serializers import SiteCreatedSerializer, SiteCreateSerializer, SiteEventSerializer, SiteSerializer
+from sites import env_vars, selectors, services
+from sites.models import Site, SiteEnvVar
+from sites.serializers import (
+    EnvVarSerializer,
+    EnvVarWriteSerializer,
+    SiteCreatedSerializer,
+    SiteCreateSerializer,
+    SiteEventSerializer,
+    SiteSerializer,
+)
 from tenants.audit import Actor
 from tenants.models import Role
 from tenants.permissions import SAFE_METHODS, IsTenantMember, request_role
@@ -95,3 +102,58 @@ class SiteEventsApi(APIView):
     @extend_schema(responses=SiteEventSerializer(many=True), summary="What happened to a site, newest first")
     def get(self, request: Request, name: str) -> Response:
         return Response(SiteEventSerializer(selectors.site_events(_site(name)), many=True).data)
+
+
+def _env_body(var: SiteEnvVar) -> dict:
+    return {
+        "name": var.name,
+        "value": env_vars.shown_value(var),
+        "sensitive": var.sensitive,
+        "updated_at": var.updated_at,
+    }
+
+
+class SiteEnvListApi(APIView):
+    permission_classes = [IsAuthenticated, IsTenantMember]
+
+    @extend_schema(responses=EnvVarSerializer(many=True), summary="The site's env vars (sensitive values masked)")
+    def get(self, request: Request, name: str) -> Response:
+        site = _site(name)
+        return Response([_env_body(v) for v in SiteEnvVar.objects.filter(site=site)])
+
+
+class SiteEnvDetailApi(APIView):
+    permission_classes = [IsAuthenticated, IsTenantMember, CanManageSites]
+
+    def _var(self, site: Site, key: str) -> SiteEnvVar:
+        var = SiteEnvVar.objects.filter(site=site, name=key).first()
+        if var is None:
+            raise Http404
+        return var
+
+    @extend_schema(responses=EnvVarSerializer, summary="One env var (masked when sensitive)")
+    def get(self, request: Request, name: str, key: str) -> Response:
+        return Response(_env_body(self._var(_site(name), key)))
+
+    @extend_schema(
+        request=EnvVarWriteSerializer, responses=EnvVarSerializer, summary="Set an env var; the site sees it at once"
+    )
+    def put(self, request: Request, name: str, key: str) -> Response:
+        data = EnvVarWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        var = env_vars.env_set(
+            actor=Actor.from_request(request),
+            site=_site(name),
+            tenant=request.tenant,
+            name=key,
+            value=data.validated_data["value"],
+            sensitive=data.validated_data["sensitive"],
+        )
+        return Response(_env_body(var))
+
+    @extend_schema(responses={204: None}, summary="Remove an env var")
+    def delete(self, request: Request, name: str, key: str) -> Response:
+        site = _site(name)
+        self._var(site, key)
+        env_vars.env_delete(actor=Actor.from_request(request), site=site, tenant=request.tenant, name=key)
+        return Response(status=status.HTTP_204_NO_CONTENT)

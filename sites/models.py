@@ -98,3 +98,21 @@ class SiteSecret(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site} {self.name}"
+
+
+class SiteEnvVar(models.Model):
+    """A key/value the site's PHP sees in its environment (third-party integrations). Every value is
+    encrypted at rest; a sensitive one is never shown again after it is set."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="env_vars")
+    name = models.CharField(max_length=128)
+    ciphertext = models.TextField()
+    sensitive = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="site_env_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.name}"

@@ -52,3 +52,15 @@ class SiteEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = SiteEvent
         fields = ["step", "outcome", "detail", "duration_ms", "created_at"]
+
+
+class EnvVarSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    value = serializers.CharField(help_text="Masked when the variable is sensitive.")
+    sensitive = serializers.BooleanField()
+    updated_at = serializers.DateTimeField()
+
+
+class EnvVarWriteSerializer(serializers.Serializer):
+    value = serializers.CharField(allow_blank=True, max_length=8192, trim_whitespace=False)
+    sensitive = serializers.BooleanField(default=False)

@@ -112,6 +112,12 @@ def site_transition(*, site: Site, tenant: Tenant, to: str, detail: str = "") ->
     return current
 
 
+def env_for_runtime(site: Site) -> dict[str, str]:
+    from sites.env_vars import env_for_runtime as decrypted_env
+
+    return decrypted_env(site)
+
+
 def site_spec(*, site: Site, tenant: Tenant) -> SiteSpec:
     """What the runtime needs, with the site's secrets decrypted (in memory only)."""
     decrypted = {s.name: secrets.decrypt(s.ciphertext) for s in SiteSecret.objects.filter(site=site)}
@@ -125,6 +131,7 @@ def site_spec(*, site: Site, tenant: Tenant) -> SiteSpec:
         max_php_workers=site.max_php_workers,
         admin_email=site.created_by_email,
         secrets=decrypted,
+        env=env_for_runtime(site),
     )
 
 

@@ -8,4 +8,6 @@ site_api_urlpatterns = [
     path("sites/<slug:name>/suspend/", api.SiteSuspendApi.as_view(), name="api-site-suspend"),
     path("sites/<slug:name>/resume/", api.SiteResumeApi.as_view(), name="api-site-resume"),
     path("sites/<slug:name>/events/", api.SiteEventsApi.as_view(), name="api-site-events"),
+    path("sites/<slug:name>/env/", api.SiteEnvListApi.as_view(), name="api-site-env"),
+    path("sites/<slug:name>/env/<str:key>/", api.SiteEnvDetailApi.as_view(), name="api-site-env-var"),
 ]

@@ -49,6 +49,16 @@ class Runtime(Protocol):
         """Steps whose result is not there now (the reconciler repairs them)."""
         ...
 
+    def apply_env(self, spec: SiteSpec) -> str:
+        """Hand the site's current env vars and secrets to the running site, without downtime."""
+        ...
+
+    def suspend(self, spec: SiteSpec) -> None:
+        """The site answers 503 with a clear page; nothing of it is removed."""
+        ...
+
+    def resume(self, spec: SiteSpec) -> None: ...
+
     def delete(self, spec: SiteSpec) -> None:
         """Remove everything the site owned, and nothing else. Idempotent."""
         ...

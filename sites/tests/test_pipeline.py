@@ -167,3 +167,61 @@ def test_suspending_the_tenant_suspends_its_sites_and_resuming_restores_only_tho
     assert health.fetch("two--acme.sites.localhost", "/")[0] == 503  # the member's own pause stands
     with tenant_context(tenant):
         assert dict(Site.objects.values_list("slug", "status")) == {"one": "ready", "two": "suspended"}
+
+
+ENV_PROBE = (
+    "<?php header('Content-Type: text/plain');"
+    " echo getenv($_GET['name']) === false ? '<unset>' : getenv($_GET['name']);"
+)
+
+
+def test_env_vars_reach_the_running_site_and_sensitive_ones_stay_masked(api):
+    import shutil
+
+    from sites import services
+    from sites.runtimes.local import files, system_user
+    from sites.runtimes.local.server import running_as_root
+
+    tenant, client = api
+    client.post("/api/v1/sites/", {"name": "shop"}, format="json")
+    _wait(client, "shop", "ready")
+    with tenant_context(tenant):
+        key = services.site_spec(site=Site.objects.get(slug="shop"), tenant=tenant).key
+    probe = files.docroot(key) / "env.php"
+    probe.write_text(ENV_PROBE)
+    if running_as_root():
+        shutil.chown(probe, system_user.user_name(key))
+
+    def seen(name):
+        return health.fetch("shop--acme.sites.localhost", f"/env.php?name={name}")[2].decode()
+
+    put = client.put(
+        "/api/v1/sites/shop/env/STRIPE_SECRET/", {"value": "sk_live_123", "sensitive": True}, format="json"
+    )
+    assert put.status_code == 200, put.content
+    assert put.json()["value"] == "••••••••"
+    client.put("/api/v1/sites/shop/env/SHOP_CURRENCY/", {"value": "EUR"}, format="json")
+    assert seen("STRIPE_SECRET") == "sk_live_123"
+    assert seen("SHOP_CURRENCY") == "EUR"
+    listed = {v["name"]: v["value"] for v in client.get("/api/v1/sites/shop/env/").json()}
+    assert listed == {"SHOP_CURRENCY": "EUR", "STRIPE_SECRET": "••••••••"}
+    assert "sk_live_123" not in client.get("/api/v1/sites/shop/env/STRIPE_SECRET/").content.decode()
+    # Clearing the flag does not reveal it.
+    client.put("/api/v1/sites/shop/env/STRIPE_SECRET/", {"value": "sk_live_456", "sensitive": False}, format="json")
+    assert client.get("/api/v1/sites/shop/env/STRIPE_SECRET/").json()["value"] == "••••••••"
+
+    for name, payload, field in [
+        ("lower_case", {"value": "x"}, "name"),
+        ("DB_PASSWORD", {"value": "x"}, "name"),
+        ("WP_HOME", {"value": "x"}, "name"),
+        ("AIPRESS_X", {"value": "x"}, "name"),
+        ("QUOTED", {"value": 'a"b'}, "value"),
+    ]:
+        bad = client.put(f"/api/v1/sites/shop/env/{name}/", payload, format="json")
+        assert bad.status_code == 400, name
+        assert bad.json()["errors"][0]["field"] == field
+    assert seen("DB_PASSWORD") != "x"
+
+    assert client.delete("/api/v1/sites/shop/env/SHOP_CURRENCY/").status_code == 204
+    assert seen("SHOP_CURRENCY") == "<unset>"
+    assert client.delete("/api/v1/sites/shop/env/SHOP_CURRENCY/").status_code == 404

@@ -12,7 +12,7 @@ from django.urls import URLPattern
 from django_tenants.utils import tenant_context
 
 from aipress.asgi import application
-from sites.models import Site
+from sites.models import Site, SiteEnvVar
 from sites.urls_api import site_api_urlpatterns
 from tenants.events import publish_tenant_event
 from tenants.models import ApiKey, Invitation, Membership, Role
@@ -35,9 +35,13 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
     )
     b_key = api_key_for(b)
     with tenant_context(b):
+        from sites import env_vars
         from sites import services as site_services
 
-        site_services.site_create(actor=Actor.of_user(b_owner), tenant=b, name="bravo-blog")
+        site, _ = site_services.site_create(actor=Actor.of_user(b_owner), tenant=b, name="bravo-blog")
+        env_vars.env_set(
+            actor=Actor.of_user(b_owner), site=site, tenant=b, name="STRIPE_KEY", value="sk", sensitive=True
+        )
     return {
         "a": a,
         "b": b,
@@ -48,6 +52,7 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
             "invitation_id": Invitation.objects.get(tenant=b).pk,
             "key_id": ApiKey.objects.get(tenant=b, prefix=b_key.rsplit("_", 1)[0]).pk,
             "name": "bravo-blog",
+            "key": "STRIPE_KEY",
         },
     }
 
@@ -64,12 +69,17 @@ OBJECT_CALLS = [
     ("post", "sites/{name}/suspend/", None),
     ("post", "sites/{name}/resume/", None),
     ("get", "sites/{name}/events/", None),
+    ("get", "sites/{name}/env/", None),
+    ("get", "sites/{name}/env/{key}/", None),
+    ("put", "sites/{name}/env/{key}/", {"value": "x"}),
+    ("delete", "sites/{name}/env/{key}/", None),
 ]
 
 
 def _snapshot(tenant):
     with tenant_context(tenant):
         sites = sorted(Site.objects.values_list("slug", "status"))
+        sites += sorted(SiteEnvVar.objects.values_list("name", "ciphertext"))
     return (
         sites,
         sorted(Membership.objects.filter(tenant=tenant).values_list("pk", "role")),
@@ -85,7 +95,8 @@ def test_every_object_route_is_covered():
         if isinstance(p, URLPattern) and "<" in str(p.pattern)
     }
     covered = {
-        path.replace("{name}", "<slug:name>").replace("{", "<int:").replace("}", ">") for _, path, _ in OBJECT_CALLS
+        path.replace("{name}", "<slug:name>").replace("{key}", "<str:key>").replace("{", "<int:").replace("}", ">")
+        for _, path, _ in OBJECT_CALLS
     }
     assert routes == covered, "a new object endpoint needs an isolation case in OBJECT_CALLS"
 

@@ -42,6 +42,10 @@ class LocalRuntime:
         }
         return [step for step, ok in present.items() if not ok]
 
+    def apply_env(self, spec: SiteSpec) -> str:
+        # php-fpm's graceful reload: requests in flight finish; other sites are not interrupted.
+        return pool.ensure_pool(spec)
+
     def suspend(self, spec: SiteSpec) -> None:
         webserver.ensure_server_block(spec, suspended=True)
 
