@@ -54,6 +54,7 @@ def ensure_pool(spec: SiteSpec) -> str:
     rendered = Template(POOL_TEMPLATE.read_text()).substitute(
         POOL_NAME=spec.key,
         POOL_USER=f"user = {name}\ngroup = {name}" if ids else "",
+        CLEAR_ENV="yes",
         LISTEN=socket_path(spec.key),
         LISTEN_OWNER=f"listen.owner = {name}\nlisten.group = {server.WEB_USER}" if ids else "",
         MAX_CHILDREN=spec.max_php_workers,

@@ -1,0 +1,56 @@
+"""The cloud image's entrypoint and the local runtime render the same files from the same inputs."""
+
+import os
+import subprocess
+from pathlib import Path
+
+from django.conf import settings
+
+from sites.runtimes.base import SiteSpec
+from sites.runtimes.local import files, webserver
+
+RUNTIME_DIR = Path(settings.BASE_DIR) / "wordpress-runtime"
+
+
+def test_entrypoint_and_local_runtime_render_the_same_config(tmp_path, settings):
+    spec = SiteSpec(
+        tenant_id=1, tenant_slug="acme", site_id=9, slug="blog", title="B",
+        hostname="blog--acme.sites.localhost", max_php_workers=3, admin_email="a@example.com",
+    )  # fmt: skip
+    settings.SITES_PORT = 8080
+    local_block = webserver.render(spec)
+    env = {
+        **os.environ,
+        "AIPRESS_RENDER_ONLY": "1",
+        "AIPRESS_RENDER_DIR": str(tmp_path),
+        "PORT": "8080",
+        "SITE_DIR": str(files.site_dir(spec.key)),
+    }
+    subprocess.run([str(RUNTIME_DIR / "entrypoint.sh")], env=env, check=True)
+    # The same wp-config.php, byte for byte: it reads everything from the environment.
+    assert (tmp_path / "wp-config.php").read_bytes() == (RUNTIME_DIR / "wp-config.php").read_bytes()
+    cloud_block = (tmp_path / "nginx-site.conf").read_text()
+    # Only what differs by design: the host name, where logs go, and the PHP socket.
+    for local, cloud in [
+        (spec.hostname, "_"),
+        (str(webserver.access_log(spec.key)), "/dev/stdout"),
+        (str(files.site_dir(spec.key) / "logs" / "nginx-error.log"), "/dev/stderr"),
+    ]:
+        local_block = local_block.replace(local, cloud)
+    local_block = local_block.replace(
+        f"unix:{settings.SITES_RUNTIME_DIR}/sockets/{spec.key}.sock", "unix:/run/php/site.sock"
+    )
+    assert cloud_block == local_block
+    pool = (tmp_path / "php-fpm-pool.conf").read_text()
+    assert "clear_env = no" in pool and "pm = ondemand" in pool and "${" not in pool
+
+
+def test_wp_config_refuses_to_run_without_its_environment(tmp_path):
+    result = subprocess.run(
+        ["php", "-r", f"include '{RUNTIME_DIR / 'wp-config.php'}';"],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "DB_NAME is missing" in result.stdout
