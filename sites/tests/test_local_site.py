@@ -147,3 +147,21 @@ def test_site_php_cannot_read_another_site_nor_use_its_database(provisioned):
     assert result["listed"] is False
     assert result["own_db"] is True  # the probe itself works...
     assert "denied" in result["other_db"].lower()  # ...but B's database is closed to A
+
+
+def test_an_install_cut_short_is_started_afresh(provisioned):
+    from sites.runtimes.local import database, install
+
+    _, provision = provisioned
+    spec = provision(112, title="Second Try")
+    # Simulate a worker killed inside wp_install: the tables are there, the completion mark is not.
+    with database.admin_connection() as conn, conn.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM `{database.database_name(spec.key)}`.wp_options WHERE option_name = 'aipress_installed'"
+        )
+        cursor.execute(f"DELETE FROM `{database.database_name(spec.key)}`.wp_users")
+    assert "installed" in install.install_wordpress(spec)
+    with database.admin_connection() as conn, conn.cursor() as cursor:
+        cursor.execute(f"SELECT user_email FROM `{database.database_name(spec.key)}`.wp_users")
+        assert cursor.fetchall() == (("owner@acme.test",),)
+    assert health.fetch(spec.hostname, "/")[0] == 200

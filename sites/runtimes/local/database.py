@@ -59,3 +59,11 @@ def drop_database(key: str) -> None:
         cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         for host in SITE_USER_HOSTS:
             cursor.execute("DROP USER IF EXISTS %s@%s", (name, host))
+
+
+def reset_database(key: str) -> None:
+    """Empty the site's database (drop and create it again); the user and its grant stay."""
+    name = database_name(key)
+    with admin_connection() as conn, conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")

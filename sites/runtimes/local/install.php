@@ -7,9 +7,15 @@ $_SERVER['REQUEST_URI'] = '/';
 $_SERVER['SERVER_PROTOCOL'] = 'HTTP/1.1';
 require getenv('AIPRESS_DOCROOT') . '/wp-load.php';
 require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+// A finished install sets aipress_installed last. Tables without it are an install that was cut
+// short (a killed worker): exit 3 so the runtime starts over with an empty database.
 if (is_blog_installed()) {
-    echo "already installed\n";
-    exit(0);
+    if (get_option('aipress_installed') === '1') {
+        echo "already installed\n";
+        exit(0);
+    }
+    fwrite(STDERR, "partial install\n");
+    exit(3);
 }
 $result = wp_install(
     getenv('AIPRESS_TITLE'),
@@ -24,4 +30,5 @@ if (is_wp_error($result)) {
     exit(1);
 }
 update_option('permalink_structure', '/%postname%/');
+update_option('aipress_installed', '1');
 echo "installed\n";

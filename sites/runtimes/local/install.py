@@ -6,13 +6,27 @@ import subprocess
 from pathlib import Path
 
 from sites.runtimes.base import SiteSpec, StepError
-from sites.runtimes.local import files, pool, system_user
+from sites.runtimes.local import database, files, pool, system_user
 from sites.runtimes.local.server import running_as_root
 
 INSTALL_SCRIPT = Path(__file__).with_name("install.php")
 
 
+PARTIAL_INSTALL = 3
+
+
 def install_wordpress(spec: SiteSpec) -> str:
+    result = _run_installer(spec)
+    if result.returncode == PARTIAL_INSTALL:
+        # Cut short before: nothing of value is in the database yet, so start it afresh.
+        database.reset_database(spec.key)
+        result = _run_installer(spec)
+    if result.returncode != 0:
+        raise StepError(f"WordPress install failed: {(result.stderr or result.stdout).strip()[-500:]}")
+    return f"WordPress {result.stdout.strip()} for {spec.admin_email or 'admin'}"
+
+
+def _run_installer(spec: SiteSpec) -> subprocess.CompletedProcess:
     site_dir = files.site_dir(spec.key)
     script = site_dir / "tmp" / "aipress-install.php"
     shutil.copyfile(INSTALL_SCRIPT, script)
@@ -43,6 +57,4 @@ def install_wordpress(spec: SiteSpec) -> str:
         )
     finally:
         script.unlink(missing_ok=True)
-    if result.returncode != 0:
-        raise StepError(f"WordPress install failed: {(result.stderr or result.stdout).strip()[-500:]}")
-    return f"WordPress {result.stdout.strip()} for {spec.admin_email or 'admin'}"
+    return result

@@ -209,12 +209,14 @@ def apply_config(
 
     On failure the previous file is put back (or the new one removed) and StepError says why, so the
     running daemon and every other site keep their working configuration. Returns False when the
-    file was already up to date (nothing reloaded).
+    file was already up to date. It reloads even then: a worker killed between writing the file and
+    reloading leaves an up-to-date file that the daemon has never loaded.
     """
     from sites.runtimes.base import StepError
 
     previous = target.read_text() if target.exists() else None
     if previous == rendered:
+        reload()
         return False
     target.write_text(rendered)
     target.chmod(mode)
