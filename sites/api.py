@@ -19,6 +19,7 @@ from sites.serializers import (
     SiteCreateSerializer,
     SiteEventSerializer,
     SiteSerializer,
+    SiteUpdateSerializer,
 )
 from tenants.audit import Actor
 from tenants.models import Role
@@ -71,6 +72,19 @@ class SiteDetailApi(APIView):
     @extend_schema(responses=SiteSerializer, summary="One site")
     def get(self, request: Request, name: str) -> Response:
         return Response(SiteSerializer(_site(name), context={"tenant": request.tenant}).data)
+
+    @extend_schema(request=SiteUpdateSerializer, responses=SiteSerializer, summary="Change title or scaling")
+    def patch(self, request: Request, name: str) -> Response:
+        data = SiteUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        site = services.site_update(
+            actor=Actor.from_request(request),
+            site=_site(name),
+            tenant=request.tenant,
+            title=data.validated_data.get("title"),
+            max_php_workers=data.validated_data.get("scaling", {}).get("max_php_workers"),
+        )
+        return Response(SiteSerializer(site, context={"tenant": request.tenant}).data)
 
     @extend_schema(responses={202: SiteSerializer}, summary="Delete a site and everything it owned")
     def delete(self, request: Request, name: str) -> Response:

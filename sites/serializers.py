@@ -64,3 +64,8 @@ class EnvVarSerializer(serializers.Serializer):
 class EnvVarWriteSerializer(serializers.Serializer):
     value = serializers.CharField(allow_blank=True, max_length=8192, trim_whitespace=False)
     sensitive = serializers.BooleanField(default=False)
+
+
+class SiteUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=250, required=False)
+    scaling = ScalingSerializer(required=False)

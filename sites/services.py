@@ -286,3 +286,34 @@ def sites_follow_tenant(*, tenant: Tenant, suspended: bool) -> int:
                 runtime.resume(spec)  # type: ignore[attr-defined]
         changed += 1
     return changed
+
+
+MAX_PHP_WORKERS_LIMIT = 32
+
+
+def site_update(
+    *, actor: Actor, site: Site, tenant: Tenant, title: str | None = None, max_php_workers: int | None = None
+) -> Site:
+    """Change title and scaling; a ready site goes through `updating` while the runtime applies them."""
+    if title is not None:
+        title = title.strip()
+        if not title or len(title) > 200:
+            raise InvalidInput("Give a title of 1 to 200 characters.", field="title")
+    if max_php_workers is not None and not 1 <= max_php_workers <= MAX_PHP_WORKERS_LIMIT:
+        raise InvalidInput(f"Use 1 to {MAX_PHP_WORKERS_LIMIT} PHP workers.", field="scaling.max_php_workers")
+    changes = {k: v for k, v in {"title": title, "max_php_workers": max_php_workers}.items() if v is not None}
+    if not changes:
+        raise InvalidInput("Nothing to change: give a title or scaling.max_php_workers.")
+    if site.status != SiteStatus.READY:
+        raise Conflict(f"A site that is {site.status} cannot be changed; wait until it is ready.")
+    site = site_transition(site=site, tenant=tenant, to=SiteStatus.UPDATING, detail=actor.label)
+    Site.objects.filter(pk=site.pk).update(**changes)
+    site.refresh_from_db()
+    try:
+        detail = get_runtime(site.runtime).update(site_spec(site=site, tenant=tenant))
+    except Exception as exc:
+        Site.objects.filter(pk=site.pk).update(last_error=f"update: {exc}"[:2000])
+        site_transition(site=site, tenant=tenant, to=SiteStatus.FAILED, detail=str(exc)[:500])
+        raise
+    SiteEvent.objects.create(site=site, step="update", outcome=SiteEvent.Outcome.SUCCEEDED, detail=detail)
+    return site_transition(site=site, tenant=tenant, to=SiteStatus.READY, detail="updated")

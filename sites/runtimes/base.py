@@ -49,6 +49,10 @@ class Runtime(Protocol):
         """Steps whose result is not there now (the reconciler repairs them)."""
         ...
 
+    def update(self, spec: SiteSpec) -> str:
+        """Apply the site's current title and scaling to the running site."""
+        ...
+
     def apply_env(self, spec: SiteSpec) -> str:
         """Hand the site's current env vars and secrets to the running site, without downtime."""
         ...

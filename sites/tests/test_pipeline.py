@@ -225,3 +225,30 @@ def test_env_vars_reach_the_running_site_and_sensitive_ones_stay_masked(api):
     assert client.delete("/api/v1/sites/shop/env/SHOP_CURRENCY/").status_code == 204
     assert seen("SHOP_CURRENCY") == "<unset>"
     assert client.delete("/api/v1/sites/shop/env/SHOP_CURRENCY/").status_code == 404
+
+
+def test_patch_changes_title_and_scaling_on_the_running_site(api):
+    from sites.runtimes.local import pool
+
+    tenant, client = api
+    client.post("/api/v1/sites/", {"name": "cafe", "title": "Old Name"}, format="json")
+    _wait(client, "cafe", "ready")
+    changed = client.patch(
+        "/api/v1/sites/cafe/", {"title": "New Name", "scaling": {"max_php_workers": 7}}, format="json"
+    )
+    assert changed.status_code == 200, changed.content
+    assert (changed.json()["title"], changed.json()["scaling"], changed.json()["status"]) == (
+        "New Name",
+        {"max_php_workers": 7},
+        "ready",
+    )
+    assert b"New Name" in health.fetch("cafe--acme.sites.localhost", "/")[2]
+    with tenant_context(tenant):
+        from sites import services
+
+        key = services.site_spec(site=Site.objects.get(slug="cafe"), tenant=tenant).key
+    assert "pm.max_children = 7" in pool.pool_file(key).read_text()
+    bad = client.patch("/api/v1/sites/cafe/", {"scaling": {"max_php_workers": 500}}, format="json")
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["field"] == "scaling.max_php_workers"
+    assert client.patch("/api/v1/sites/cafe/", {}, format="json").status_code == 400

@@ -65,6 +65,7 @@ OBJECT_CALLS = [
     ("delete", "invitations/{invitation_id}/", None),
     ("delete", "api-keys/{key_id}/", None),
     ("get", "sites/{name}/", None),
+    ("patch", "sites/{name}/", {"title": "stolen"}),
     ("delete", "sites/{name}/", None),
     ("post", "sites/{name}/suspend/", None),
     ("post", "sites/{name}/resume/", None),

@@ -26,10 +26,18 @@ def install_wordpress(spec: SiteSpec) -> str:
     return f"WordPress {result.stdout.strip()} for {spec.admin_email or 'admin'}"
 
 
-def _run_installer(spec: SiteSpec) -> subprocess.CompletedProcess:
+def set_title(spec: SiteSpec) -> str:
+    result = _run_installer(spec, Path(__file__).with_name("set_title.php"))
+    if result.returncode != 0:
+        raise StepError(f"Setting the title failed: {(result.stderr or result.stdout).strip()[-500:]}")
+    return f"title set to “{result.stdout.strip()}”"
+
+
+def _run_installer(spec: SiteSpec, source: Path = INSTALL_SCRIPT) -> subprocess.CompletedProcess:
+    """Run one of our PHP scripts against the site, as its user, with its environment."""
     site_dir = files.site_dir(spec.key)
-    script = site_dir / "tmp" / "aipress-install.php"
-    shutil.copyfile(INSTALL_SCRIPT, script)
+    script = site_dir / "tmp" / f"aipress-{source.stem}.php"
+    shutil.copyfile(source, script)
     env = {
         **pool.site_environment(spec),
         "PATH": "/usr/bin:/bin",

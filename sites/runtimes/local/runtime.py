@@ -42,6 +42,10 @@ class LocalRuntime:
         }
         return [step for step, ok in present.items() if not ok]
 
+    def update(self, spec: SiteSpec) -> str:
+        """Apply title and scaling to the running site: the pool (max workers) and WordPress's title."""
+        return f"{pool.ensure_pool(spec)}; {install.set_title(spec)}"
+
     def apply_env(self, spec: SiteSpec) -> str:
         # php-fpm's graceful reload: requests in flight finish; other sites are not interrupted.
         return pool.ensure_pool(spec)
