@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from aipress.urls_common import common_urlpatterns
+from sites import views as site_views
 from sites.urls_api import site_api_urlpatterns
 from tenants import views
 from tenants.urls_api import tenant_api_urlpatterns
@@ -21,6 +22,12 @@ urlpatterns = [
     path("api-keys/", views.api_keys, name="portal-api-keys"),
     path("api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="portal-api-key-revoke"),
     path("settings/", views.tenant_settings, name="portal-settings"),
+    path("sites/", site_views.sites_list, name="portal-sites"),
+    path("sites/<slug:name>/", site_views.site_detail, name="portal-site"),
+    path("sites/<slug:name>/env/", site_views.site_env_set, name="portal-site-env"),
+    path("sites/<slug:name>/env/<str:key>/delete/", site_views.site_env_delete, name="portal-site-env-delete"),
+    path("sites/<slug:name>/delete/", site_views.site_delete, name="portal-site-delete"),
+    path("sites/<slug:name>/<str:action>/", site_views.site_state, name="portal-site-state"),
     path("api/v1/", include(tenant_api_urlpatterns + site_api_urlpatterns)),
     *common_urlpatterns,
 ]

@@ -7,7 +7,7 @@ from tenants.selectors import memberships_of_user
 # The portal's navigation. Later issues switch their entries on as their apps arrive.
 PORTAL_NAV = [
     ("Overview", "portal-home", True),
-    ("Sites", None, False),
+    ("Sites", "portal-sites", True),
     ("Chat", None, False),
     ("Billing", None, False),
     ("Team", "portal-team", True),

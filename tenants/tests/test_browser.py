@@ -100,6 +100,41 @@ def assert_accessible(page) -> None:
     assert violations == [], f"{page.url}: {violations}"
 
 
+def _create_a_site_and_watch_it_come_up(page) -> None:
+    """A site from the portal: the steps arrive live over the websocket until it is ready."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Sites", exact=True).click()
+    assert_accessible(page)
+    page.get_by_label("Name").fill("bakery")
+    page.get_by_label("Title").fill("Crumbs Bakery Shop")
+    page.get_by_role("button", name="Create site").click()
+    expect(page.locator("#admin-password")).to_be_visible()
+    expect(page.locator("#site .status")).to_have_text("Ready", timeout=60_000)
+    expect(page.locator("#timeline")).to_contain_text("health_check: succeeded")
+    assert_accessible(page)
+    try:
+        home = page.locator("#site a").first.get_attribute("href")
+        assert re.match(r"^http://bakery--crumbs\.sites\.localhost:\d+/$", home)
+        page.goto(home)
+        expect(page).to_have_title(re.compile("Crumbs Bakery Shop"))
+    finally:
+        _remove_sites("crumbs")
+
+
+def _remove_sites(tenant_slug: str) -> None:
+    from django_tenants.utils import tenant_context
+
+    from sites import services
+    from sites.models import Site
+    from sites.runtimes import get_runtime
+
+    tenant = Tenant.objects.get(slug=tenant_slug)
+    with tenant_context(tenant):
+        for site in Site.objects.all():
+            get_runtime().delete(services.site_spec(site=site, tenant=tenant))
+
+
 def _verification_code() -> str:
     body = mail.outbox[-1].body
     match = re.search(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", body, re.MULTILINE)
@@ -107,7 +142,7 @@ def _verification_code() -> str:
     return match.group(1)
 
 
-def test_sign_up_verify_name_organisation_and_land_in_its_portal(page, platform, celery_worker_thread):
+def test_sign_up_verify_name_organisation_and_land_in_its_portal(page, platform, celery_worker_thread, site_daemons):
     from playwright.sync_api import expect
 
     page.goto(platform + "/")
@@ -156,3 +191,5 @@ def test_sign_up_verify_name_organisation_and_land_in_its_portal(page, platform,
     page.get_by_role("button", name="Create key").click()
     expect(page.locator("#new-key")).to_contain_text("aip_")
     assert_accessible(page)
+
+    _create_a_site_and_watch_it_come_up(page)

@@ -136,7 +136,7 @@ def test_a_member_on_b_host_gets_404_and_b_lists_stay_private(two_tenants, clien
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/", "/team/", "/api-keys/", "/settings/"])
+@pytest.mark.parametrize("path", ["/", "/team/", "/api-keys/", "/settings/", "/sites/", "/sites/bravo-blog/"])
 def test_portal_pages_of_b_are_404_for_a(two_tenants, client_for, path):
     response = client_for(two_tenants["b"], user=two_tenants["a_owner"]).get(path)
     assert response.status_code == 404
@@ -150,6 +150,10 @@ def test_portal_pages_of_b_are_404_for_a(two_tenants, client_for, path):
         ("post", "/team/members/{member_id}/remove/"),
         ("post", "/team/invitations/{invitation_id}/revoke/"),
         ("post", "/api-keys/{key_id}/revoke/"),
+        ("post", "/sites/{name}/env/"),
+        ("post", "/sites/{name}/env/{key}/delete/"),
+        ("post", "/sites/{name}/suspend/"),
+        ("post", "/sites/{name}/delete/"),
     ],
 )
 def test_portal_actions_on_b_objects_from_a_host_are_404(two_tenants, client_for, method, path):
