@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from aipress.errors import ServiceError
+from aipress.portal import run_action
 from sites import env_vars, selectors, services
 from sites.models import Site, SiteEnvVar
 from sites.services_urls import site_url_for
@@ -73,21 +74,12 @@ def site_detail(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "portal/site.html", _site_context(request, _site_or_404(name)))
 
 
-def _act(request: HttpRequest, done: str, call: object) -> None:
-    try:
-        call()  # type: ignore[operator]
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, done)
-
-
 @member_required(roles=SITE_WRITERS)
 @require_POST
 def site_env_set(request: HttpRequest, name: str) -> HttpResponse:
     site = _site_or_404(name)
     key = request.POST.get("name", "").strip()
-    _act(
+    run_action(
         request,
         f"{key} saved; the site sees it now.",
         lambda: env_vars.env_set(
@@ -106,7 +98,7 @@ def site_env_set(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def site_env_delete(request: HttpRequest, name: str, key: str) -> HttpResponse:
     site = _site_or_404(name)
-    _act(
+    run_action(
         request,
         f"{key} removed.",
         lambda: env_vars.env_delete(actor=Actor.from_request(request), site=site, tenant=request.tenant, name=key),
@@ -121,7 +113,7 @@ def site_state(request: HttpRequest, name: str, action: str) -> HttpResponse:
     service = {"suspend": services.site_suspend, "resume": services.site_resume}.get(action)
     if service is None:
         raise Http404
-    _act(
+    run_action(
         request,
         f"{site.slug} {action}d.",
         lambda: service(actor=Actor.from_request(request), site=site, tenant=request.tenant),
@@ -136,7 +128,7 @@ def site_delete(request: HttpRequest, name: str) -> HttpResponse:
     if request.POST.get("confirm", "").strip() != site.slug:
         messages.error(request, f"Type the site's name, {site.slug}, to delete it.")
         return redirect("portal-site", name=site.slug)
-    _act(
+    run_action(
         request,
         f"{site.slug} is being deleted.",
         lambda: services.site_delete(actor=Actor.from_request(request), site=site, tenant=request.tenant),

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from aipress.errors import ServiceError
+from aipress.portal import run_action
 from tenants import selectors, services
 from tenants.audit import Actor
 from tenants.forms import ApiKeyForm, InviteForm, OrganisationForm, RenameForm, RoleForm
@@ -113,15 +114,6 @@ def team(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/team.html", context)
 
 
-def _run(request: HttpRequest, action: str, call: object) -> None:
-    try:
-        call()  # type: ignore[operator]
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, action)
-
-
 @member_required
 @require_POST
 def member_role(request: HttpRequest, member_id: int) -> HttpResponse:
@@ -129,7 +121,7 @@ def member_role(request: HttpRequest, member_id: int) -> HttpResponse:
     if membership is None:
         raise Http404
     role = request.POST.get("role", "")
-    _run(
+    run_action(
         request,
         f"{membership.user.email} is now {role}.",
         lambda: services.membership_change_role(
@@ -146,7 +138,7 @@ def member_remove(request: HttpRequest, member_id: int) -> HttpResponse:
     if membership is None:
         raise Http404
     leaving = membership.user_id == request.user.pk
-    _run(
+    run_action(
         request,
         "You left the organisation." if leaving else f"{membership.user.email} was removed.",
         lambda: services.membership_remove(
@@ -166,7 +158,7 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     invitation = selectors.invitation_get(tenant=request.tenant, invitation_id=invitation_id)
     if invitation is None:
         raise Http404
-    _run(
+    run_action(
         request,
         f"Invitation to {invitation.email} revoked.",
         lambda: services.invitation_revoke(
@@ -209,7 +201,7 @@ def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     key = selectors.api_key_get(tenant=request.tenant, key_id=key_id)
     if key is None:
         raise Http404
-    _run(
+    run_action(
         request,
         f"Key “{key.name}” revoked.",
         lambda: services.api_key_revoke(actor=Actor.from_request(request), actor_role=request_role(request), key=key),

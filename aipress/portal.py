@@ -1,0 +1,19 @@
+"""Shared behaviour of portal views."""
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.http import HttpRequest
+
+from aipress.errors import ServiceError
+
+
+def run_action(request: HttpRequest, success: str, call: Callable[[], object]) -> bool:
+    """Run a service call from a form post; tell the person how it went (the reason, on failure)."""
+    try:
+        call()
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return False
+    messages.success(request, success)
+    return True
