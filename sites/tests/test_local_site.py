@@ -165,3 +165,31 @@ def test_an_install_cut_short_is_started_afresh(provisioned):
         cursor.execute(f"SELECT user_email FROM `{database.database_name(spec.key)}`.wp_users")
         assert cursor.fetchall() == (("owner@acme.test",),)
     assert health.fetch(spec.hostname, "/")[0] == 200
+
+
+SLOW_PHP = "<?php sleep(3); echo 'finished';"
+
+
+def test_a_change_to_one_site_does_not_interrupt_another(provisioned):
+    import shutil
+    import threading
+    import time
+    from dataclasses import replace
+
+    from sites.runtimes.local import system_user
+    from sites.runtimes.local.server import running_as_root
+
+    runtime, provision = provisioned
+    changing, busy = provision(113), provision(114)
+    slow = files.docroot(busy.key) / "slow.php"
+    slow.write_text(SLOW_PHP)
+    if running_as_root():
+        shutil.chown(slow, system_user.user_name(busy.key))
+    result = {}
+    request = threading.Thread(target=lambda: result.update(answer=health.fetch(busy.hostname, "/slow.php")))
+    request.start()
+    time.sleep(1)  # the slow request is now inside PHP
+    runtime.apply_env(replace(changing, env={"NEW_SETTING": "on"}))  # php-fpm reloads every pool
+    request.join(timeout=30)
+    status, _, body = result["answer"]
+    assert (status, body) == (200, b"finished")

@@ -89,6 +89,9 @@ PHP_MAIN = Template("""; Rendered by sites/runtimes/local/server.py; do not edit
 pid = ${RUNTIME}/php-fpm/php-fpm.pid
 error_log = ${RUNTIME}/logs/php-fpm.log
 daemonize = no
+; On reload, workers finish the request in hand (up to this long) instead of being cut off: one
+; site's change must not interrupt the others.
+process_control_timeout = 30s
 ; php-fpm will not start without a pool: this one never starts a process (ondemand, no traffic).
 [aipress-idle]
 ${USER_LINE}
