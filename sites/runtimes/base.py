@@ -45,6 +45,10 @@ class Runtime(Protocol):
         """Make `step` true for the site; returns a line for the event log."""
         ...
 
+    def status(self, spec: SiteSpec) -> dict[str, bool]:
+        """Which of the site's pieces exist right now, by step name."""
+        ...
+
     def missing(self, spec: SiteSpec) -> list[str]:
         """Steps whose result is not there now (the reconciler repairs them)."""
         ...

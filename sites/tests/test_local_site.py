@@ -52,6 +52,7 @@ def test_site_serves_wordpress_with_its_title(provisioned):
     status, headers, _ = health.fetch(spec.hostname, "/wp-includes/css/dashicons.min.css")
     assert (status, headers.get("content-type")) == (200, "text/css")
     assert runtime.missing(spec) == []
+    assert runtime.status(spec) == {"database": True, "files": True, "php_pool": True, "web_server": True}
     # Every step again: nothing changes, nothing breaks.
     for step in runtime.steps:
         runtime.provision_step(step, spec)

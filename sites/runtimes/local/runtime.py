@@ -33,14 +33,16 @@ class LocalRuntime:
             return health.check(spec)
         raise StepError(f"The local runtime has no step {step!r}.")
 
-    def missing(self, spec: SiteSpec) -> list[str]:
-        present = {
+    def status(self, spec: SiteSpec) -> dict[str, bool]:
+        return {
             "database": database.database_exists(spec.key),
             "files": files.files_present(spec.key),
             "php_pool": pool.pool_present(spec.key),
             "web_server": webserver.server_block_present(spec.key),
         }
-        return [step for step, ok in present.items() if not ok]
+
+    def missing(self, spec: SiteSpec) -> list[str]:
+        return [step for step, present in self.status(spec).items() if not present]
 
     def update(self, spec: SiteSpec) -> str:
         """Apply title and scaling to the running site: the pool (max workers) and WordPress's title."""
