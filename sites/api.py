@@ -5,13 +5,14 @@ from collections.abc import Callable
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sites import env_vars, selectors, services
 from sites.models import Site, SiteEnvVar
+from sites.permissions import CanManageSites
 from sites.serializers import (
     EnvVarSerializer,
     EnvVarWriteSerializer,
@@ -22,17 +23,7 @@ from sites.serializers import (
     SiteUpdateSerializer,
 )
 from tenants.audit import Actor
-from tenants.models import Role
-from tenants.permissions import SAFE_METHODS, IsTenantMember, request_role
-
-SITE_WRITERS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
-
-
-class CanManageSites(BasePermission):
-    message = "Your role can see sites but not change them."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return request.method in SAFE_METHODS or request_role(request) in SITE_WRITERS
+from tenants.permissions import IsTenantMember
 
 
 def _site(name: str) -> Site:
@@ -57,11 +48,12 @@ class SiteListApi(APIView):
     def post(self, request: Request) -> Response:
         data = SiteCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        actor = Actor.from_request(request)
-        site, admin_password = services.site_create(
-            actor=actor, tenant=request.tenant, name=data.validated_data["name"], title=data.validated_data["title"]
+        site, admin_password = services.site_request(
+            actor=Actor.from_request(request),
+            tenant=request.tenant,
+            name=data.validated_data["name"],
+            title=data.validated_data["title"],
         )
-        site = services.site_provision_start(site=site, tenant=request.tenant)
         body = SiteSerializer(site, context={"tenant": request.tenant}).data | {"admin_password": admin_password}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 

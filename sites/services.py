@@ -27,13 +27,6 @@ def site_hostname(tenant: Tenant, slug: str) -> str:
     return f"{slug}--{tenant.slug}.{settings.SITES_DOMAIN}"
 
 
-def site_url(tenant: Tenant, slug: str) -> str:
-    port = settings.SITES_PORT
-    default = 443 if settings.SITES_SCHEME == "https" else 80
-    suffix = "" if port == default else f":{port}"
-    return f"{settings.SITES_SCHEME}://{site_hostname(tenant, slug)}{suffix}/"
-
-
 def _validate_name(slug: str) -> str:
     slug = (slug or "").strip().lower()
     if not SITE_NAME_PATTERN.match(slug):
@@ -96,6 +89,15 @@ def site_create(*, actor: Actor, tenant: Tenant, name: str, title: str = "") -> 
             },
         )
         SiteEvent.objects.create(site=site, step="request", outcome=SiteEvent.Outcome.SUCCEEDED, detail=actor.label)
+    return site, admin_password
+
+
+def site_request(*, actor: Actor, tenant: Tenant, name: str, title: str = "") -> tuple[Site, str]:
+    """What a member asks for (portal, API, CLI): a new site, provisioning from now on.
+    Returns the site and its WordPress admin password, to be shown once."""
+    with transaction.atomic():
+        site, admin_password = site_create(actor=actor, tenant=tenant, name=name, title=title)
+        site = site_provision_start(site=site, tenant=tenant)
     return site, admin_password
 
 
@@ -200,16 +202,10 @@ def site_run_next_step(*, site_id: int, tenant: Tenant) -> str:
         if next_step < len(runtime.steps):
             transaction.on_commit(lambda: _queue_step(tenant, site.pk))
             return "next"
-        Site.objects.filter(pk=site.pk).update(wordpress_version=wordpress_version_of(runtime), last_error="")
+        Site.objects.filter(pk=site.pk).update(wordpress_version=runtime.wordpress_version(spec), last_error="")
         site_transition(site=site, tenant=tenant, to=SiteStatus.READY, detail="all steps done")
         publish_tenant_event(tenant.pk, "site.status", {"site": site.slug, "status": SiteStatus.READY})
     return "done"
-
-
-def wordpress_version_of(runtime: object) -> str:
-    from sites.runtimes.local.files import wordpress_version
-
-    return wordpress_version() if getattr(runtime, "name", "") == "local" else ""
 
 
 def site_provision_failed(*, site_id: int, tenant: Tenant, error: str) -> None:

@@ -9,12 +9,10 @@ from aipress.errors import ServiceError
 from aipress.portal import run_action
 from sites import env_vars, selectors, services
 from sites.models import Site, SiteEnvVar
+from sites.permissions import SITE_WRITERS
 from sites.services_urls import site_url_for
 from tenants.audit import Actor
-from tenants.models import Role
 from tenants.permissions import member_required, request_role
-
-SITE_WRITERS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
 
 
 def _site_or_404(name: str) -> Site:
@@ -45,13 +43,12 @@ def sites_list(request: HttpRequest) -> HttpResponse:
         if request_role(request) not in SITE_WRITERS:
             raise Http404
         try:
-            site, password = services.site_create(
+            site, password = services.site_request(
                 actor=Actor.from_request(request),
                 tenant=request.tenant,
                 name=request.POST.get("name", ""),
                 title=request.POST.get("title", ""),
             )
-            site = services.site_provision_start(site=site, tenant=request.tenant)
         except ServiceError as exc:
             errors[exc.field or "form"] = exc.message
         else:

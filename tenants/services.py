@@ -168,7 +168,9 @@ def _sites_follow(tenant: Tenant, *, suspended: bool) -> None:
     send_in_tenant(sites_follow_tenant, tenant, suspended)
 
 
-def tenant_rename(*, actor: Actor, tenant: Tenant, name: str) -> Tenant:
+def tenant_rename(*, actor: Actor, actor_role: str | None, tenant: Tenant, name: str) -> Tenant:
+    if actor_role not in MANAGER_ROLES:
+        raise NotPermitted("Only owners and admins can rename the organisation.")
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise InvalidInput("Give a name of 1 to 120 characters.", field="name")

@@ -215,11 +215,17 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
     form = RenameForm(request.POST or None, initial={"name": tenant.name})
     if request.method == "POST" and form.is_valid():
-        if request_role(request) not in ("owner", "admin"):
-            messages.error(request, "Only owners and admins can rename the organisation.")
-        else:
-            services.tenant_rename(actor=Actor.from_request(request), tenant=tenant, name=form.cleaned_data["name"])
-            messages.success(request, "Saved.")
+        renamed = run_action(
+            request,
+            "Saved.",
+            lambda: services.tenant_rename(
+                actor=Actor.from_request(request),
+                actor_role=request_role(request),
+                tenant=tenant,
+                name=form.cleaned_data["name"],
+            ),
+        )
+        if renamed:
             return redirect("portal-settings")
     membership = selectors.membership_for(user=request.user, tenant=tenant)
     return render(request, "portal/settings.html", {"form": form, "membership": membership})

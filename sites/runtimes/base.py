@@ -45,6 +45,10 @@ class Runtime(Protocol):
         """Make `step` true for the site; returns a line for the event log."""
         ...
 
+    def wordpress_version(self, spec: SiteSpec) -> str:
+        """The WordPress version the site runs."""
+        ...
+
     def status(self, spec: SiteSpec) -> dict[str, bool]:
         """Which of the site's pieces exist right now, by step name."""
         ...

@@ -94,3 +94,14 @@ def test_user_of_two_tenants_can_switch(make_tenant, client_for):
     page = client_for(globex, user=user).get("/").content.decode()
     assert "Switch organisation" in page
     assert "http://acme." in page or "https://acme." in page
+
+
+def test_only_owners_and_admins_rename_the_organisation(tenant, owner, add_member, client_for):
+    member = add_member(tenant)
+    refused = client_for(tenant, user=member).post("/settings/", {"name": "Hijacked"}, follow=True)
+    assert "Only owners and admins" in refused.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.name == "Acme"
+    client_for(tenant, user=owner).post("/settings/", {"name": "Acme Ltd"})
+    tenant.refresh_from_db()
+    assert tenant.name == "Acme Ltd"

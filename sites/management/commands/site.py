@@ -57,10 +57,9 @@ class Command(BaseCommand):
         raise CommandError(f"“{name}” is not {wanted} after {timeout:.0f}s: are the worker and runtime running?")
 
     def _create(self, tenant: Tenant, options: dict) -> None:
-        site, password = services.site_create(
+        site, password = services.site_request(
             actor=self._actor(tenant), tenant=tenant, name=options["name"], title=options["title"]
         )
-        services.site_provision_start(site=site, tenant=tenant)
         self._wait(site.slug, SiteStatus.READY, options["timeout"])
         url = site_url_for(services.site_hostname(tenant, site.slug))
         self.stdout.write(f"{site.slug} ready: {url}  (wp-admin: {url}wp-admin/)")

@@ -33,6 +33,9 @@ class LocalRuntime:
             return health.check(spec)
         raise StepError(f"The local runtime has no step {step!r}.")
 
+    def wordpress_version(self, spec: SiteSpec) -> str:
+        return files.wordpress_version()  # every local site runs Debian's WordPress
+
     def status(self, spec: SiteSpec) -> dict[str, bool]:
         return {
             "database": database.database_exists(spec.key),
