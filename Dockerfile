@@ -18,4 +18,4 @@ RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinpu
 USER aipress
 
 ENV PORT=8080 WEB_WORKERS=2
-CMD ["sh", "-c", "exec python -m uvicorn aipress.asgi:application --host 0.0.0.0 --port $PORT --workers $WEB_WORKERS --proxy-headers --forwarded-allow-ips='*' --no-access-log"]
+CMD ["sh", "-c", "exec python -m uvicorn aipress.asgi:application --host 0.0.0.0 --port $PORT --workers $WEB_WORKERS --no-proxy-headers --no-access-log"]

@@ -3,11 +3,11 @@
 import os
 import shutil
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -133,9 +133,7 @@ def client_for() -> Callable[..., APIClient]:
 def api_key_for() -> Callable[..., str]:
     def make(tenant: Tenant, role: str = Role.ADMIN) -> str:
         owner = tenant.memberships.get(role=Role.OWNER).user
-        _, raw = services.api_key_create(
-            actor=Actor.of_user(owner), actor_role=Role.OWNER, tenant=tenant, name=f"key-{role}", role=role
-        )
+        _, raw = services.api_key_create(actor=Actor.of_user(owner), tenant=tenant, name=f"key-{role}", role=role)
         return raw
 
     return make
@@ -171,13 +169,9 @@ def celery_worker_thread(django_db_setup: None, django_db_blocker: object) -> It
 @pytest.fixture(scope="session")
 def site_daemons() -> Iterator[None]:
     """The local runtime's nginx and php-fpm masters, as the Procfile runs them, for this test run."""
-    from sites.runtimes.local import server
+    from sites.runtimes.local import sandbox, server
 
-    server.render_main_configs()
-    processes = [
-        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for command in (server.nginx_command(), server.php_fpm_command())
-    ]
+    processes = server.start_daemons()
     deadline = time.monotonic() + 15
     while not all(server.daemons_running().values()):
         if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
@@ -188,3 +182,43 @@ def site_daemons() -> Iterator[None]:
         process.terminate()
     for process in processes:
         process.wait(timeout=15)
+    sandbox.firewall_uninstall()
+
+
+@pytest.fixture
+def platform(settings: Any) -> Iterator[str]:
+    """The real ASGI application (HTTP, websockets, WhiteNoise) under uvicorn, on a free port."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from django.core.management import call_command
+
+    from aipress.asgi import application
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.PLATFORM_PORT = str(port)
+    settings.PLATFORM_SCHEME = "http"
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.CSRF_TRUSTED_ORIGINS = [
+        f"http://{settings.PLATFORM_DOMAIN}:{port}",
+        f"http://*.{settings.PLATFORM_DOMAIN}:{port}",
+    ]
+    call_command("collectstatic", interactive=False, verbosity=0)
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise RuntimeError("uvicorn did not start")
+    yield f"http://{settings.PLATFORM_DOMAIN}:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

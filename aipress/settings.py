@@ -167,7 +167,12 @@ SITES_PORT = env.int("SITES_PORT", default=8080)
 SITES_SCHEME = env("SITES_SCHEME", default="http")
 SITES_ROOT = Path(env("SITES_ROOT", default=str(BASE_DIR / "var" / "sites")))
 SITES_RUNTIME_DIR = Path(env("SITES_RUNTIME_DIR", default=str(BASE_DIR / "var" / "runtime")))
-SITES_MARIADB_URL = env("SITES_MARIADB_URL", default="mysql://root@127.0.0.1:3306/")
+# The admin account the local runtime makes each site's database and user with. It must have a
+# password (root without one would let any site's PHP in too); `make run` starts a private server
+# and writes its URL, with `?unix_socket=` for a socket closed to sites.
+SITES_MARIADB_URL = env("SITES_MARIADB_URL", default="")
+# Where sites' PHP connects to its database (host:port); by default the host and port of the URL.
+SITES_DB_HOST = env("SITES_DB_HOST", default="")
 # Prefixes every site's database, user and folder name, so test runs never meet `make run`'s sites.
 SITES_KEY_PREFIX = env("SITES_KEY_PREFIX", default="")
 # A provisioning step queued longer ago than this without progress is queued again by the reconciler.
@@ -250,6 +255,9 @@ SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
 SESSION_COOKIE_HTTPONLY = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _https else None
+# Proxies (addresses or networks) whose X-Forwarded-For is believed for audit and throttling; from
+# anyone else the header is ignored. On Cloud Run, the range its front end connects from.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _https else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
@@ -268,9 +276,15 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_THROTTLE_CLASSES": ["aipress.api.throttling.PerKeyOrUserThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"key_or_user": env("API_THROTTLE_RATE", default="1200/min")},
+    "DEFAULT_PARSER_CLASSES": ["aipress.api.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "aipress.api.throttling.PerKeyOrUserThrottle",
+        "aipress.api.throttling.PerTenantThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "key_or_user": env("API_THROTTLE_RATE", default="1200/min"),
+        "tenant": env("API_TENANT_THROTTLE_RATE", default="3000/min"),
+    },
     "EXCEPTION_HANDLER": "aipress.api.problems.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -284,6 +298,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SiteStatusEnum": "sites.models.SiteStatus.choices",
+        "TenantStatusEnum": "tenants.models.TenantStatus.choices",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "aipress.api.schema.add_problems_and_patterns",
+    ],
 }
 
 # --- Static files: WhiteNoise serves them from the app process (no separate web server to configure).
@@ -320,7 +342,13 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own defaults add plain-text console and mail handlers to these (the console one
+        # with DEBUG on): removed, so every line reaches the root's JSON handler, which scrubs secrets.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },
 }
+# Celery would replace the root logger's handlers with its own, unscrubbed ones.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

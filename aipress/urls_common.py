@@ -1,9 +1,9 @@
 """URLs served on every host: accounts, health, API schema and docs."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from aipress import health
+from aipress import health, views
 
 common_urlpatterns = [
     path("accounts/", include("allauth.urls")),
@@ -12,4 +12,7 @@ common_urlpatterns = [
     # One schema for the whole API, whichever host serves it.
     path("api/schema/", SpectacularAPIView.as_view(urlconf="aipress.urls_api_schema"), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last: any other /api/ path is a problem-JSON 404, with DEBUG on too (Django's debug 404 page
+    # would otherwise answer in HTML).
+    re_path(r"^api/", views.api_not_found),
 ]

@@ -1,5 +1,6 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 
 from aipress.api.problems import problem_response
 
@@ -8,6 +9,11 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if request.path.startswith("/api/"):
         return problem_response(request, 404, "No such endpoint or object here.")
     return render(request, "404.html", status=404)
+
+
+@csrf_exempt  # an API path that does not exist has nothing to protect; it must answer in JSON
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    return problem_response(request, 404, "No such endpoint or object here.")
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

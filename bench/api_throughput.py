@@ -92,9 +92,7 @@ def main() -> None:
     owner = User.objects.create_user(email="bench@example.com")
     tenant = services.tenant_create(actor=Actor.system("bench"), slug="bench", name="Bench", owner=owner)
     services.tenant_provision(tenant_id=tenant.pk)
-    _, key = services.api_key_create(
-        actor=Actor.of_user(owner), actor_role=Role.OWNER, tenant=tenant, name="bench", role=Role.MEMBER
-    )
+    _, key = services.api_key_create(actor=Actor.of_user(owner), tenant=tenant, name="bench", role=Role.MEMBER)
 
     env = {
         **os.environ,

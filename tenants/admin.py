@@ -145,7 +145,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected keys")
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet) -> None:
         for key in queryset.filter(revoked_at=None):
-            services.api_key_revoke(actor=Actor.from_request(request), actor_role="owner", key=key)
+            services.api_key_revoke(actor=Actor.from_request(request), key=key)
         messages.success(request, "Revoked.")
 
 

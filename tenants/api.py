@@ -64,7 +64,6 @@ class MemberListApi(APIView):
         data = _valid(InviteRequestSerializer, request)
         invitation = services.invitation_create(
             actor=Actor.from_request(request),
-            actor_role=request_role(request),
             tenant=request.tenant,
             email=data["email"],
             role=data["role"],
@@ -91,7 +90,6 @@ class MemberDetailApi(APIView):
         data = _valid(RoleChangeSerializer, request)
         membership = services.membership_change_role(
             actor=Actor.from_request(request),
-            actor_role=request_role(request),
             membership=membership,
             role=data["role"],
         )
@@ -100,9 +98,7 @@ class MemberDetailApi(APIView):
     @extend_schema(responses={204: None}, summary="Remove a member (or leave, for yourself)")
     def delete(self, request: Request, member_id: int) -> Response:
         membership = self._member(request, member_id)
-        services.membership_remove(
-            actor=Actor.from_request(request), actor_role=request_role(request), membership=membership
-        )
+        services.membership_remove(actor=Actor.from_request(request), membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -122,9 +118,7 @@ class InvitationDetailApi(APIView):
         invitation = selectors.invitation_get(tenant=request.tenant, invitation_id=invitation_id)
         if invitation is None:
             raise Http404
-        services.invitation_revoke(
-            actor=Actor.from_request(request), actor_role=request_role(request), invitation=invitation
-        )
+        services.invitation_revoke(actor=Actor.from_request(request), invitation=invitation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -144,7 +138,6 @@ class ApiKeyListApi(APIView):
         data = _valid(ApiKeyCreateSerializer, request)
         key, raw = services.api_key_create(
             actor=Actor.from_request(request),
-            actor_role=request_role(request),
             tenant=request.tenant,
             name=data["name"],
             role=data["role"],
@@ -161,7 +154,7 @@ class ApiKeyDetailApi(APIView):
         key = selectors.api_key_get(tenant=request.tenant, key_id=key_id)
         if key is None:
             raise Http404
-        services.api_key_revoke(actor=Actor.from_request(request), actor_role=request_role(request), key=key)
+        services.api_key_revoke(actor=Actor.from_request(request), key=key)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

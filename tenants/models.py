@@ -74,6 +74,7 @@ class Tenant(TenantMixin):
     suspended_reason = models.CharField(max_length=500, blank=True)
     max_sites = models.PositiveIntegerField(default=5, help_text="Plan limit: sites this tenant may run.")
     max_members = models.PositiveIntegerField(default=25, help_text="Plan limit: members and pending invitations.")
+    max_api_keys = models.PositiveIntegerField(default=20, help_text="Plan limit: API keys not revoked.")
     provision_attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

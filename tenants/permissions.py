@@ -5,28 +5,26 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from tenants.audit import Actor
 from tenants.models import MANAGER_ROLES, ApiKey
-from tenants.selectors import role_for
+from tenants.roles import role_of
 
 
 def request_role(request: HttpRequest | Request) -> str | None:
-    """The role the request acts with in its tenant: the API key's, else the user's membership."""
+    """The role the request acts with in its tenant (tenants.roles: a key's is capped by its creator's)."""
     tenant = getattr(request, "tenant", None)
     if tenant is None:
         return None
     cached = getattr(request, "_aipress_role", False)
     if cached is not False:
         return cached
-    auth = getattr(request, "auth", None)
-    if isinstance(auth, ApiKey):
-        role = auth.role if auth.tenant_id == tenant.pk else None
-    else:
-        role = role_for(user=request.user, tenant=tenant)
+    role = role_of(Actor.from_request(request), tenant)
     request._aipress_role = role  # type: ignore[union-attr]
     return role
 
@@ -75,7 +73,8 @@ class IsPlatformStaff(BasePermission):
 def member_required(
     view: Callable[..., HttpResponse] | None = None, *, roles: frozenset[str] | None = None
 ) -> Callable[..., Any]:
-    """Portal pages: sign-in required; non-members (and staff without a role) see 404 unless staff."""
+    """Portal pages: sign-in required; non-members see 404. Platform staff who are not members may
+    look (GET, HEAD) but change nothing, the same rule as the API."""
 
     def decorator(func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(func)
@@ -85,11 +84,12 @@ def member_required(
             if getattr(request, "tenant", None) is None:
                 raise Http404
             role = request_role(request)
-            if role is None and not request.user.is_staff:
-                raise Http404
-            if roles is not None and role not in roles and not request.user.is_staff:
-                from django.core.exceptions import PermissionDenied
-
+            if role is None:
+                if not request.user.is_staff:
+                    raise Http404
+                if request.method not in SAFE_METHODS:
+                    raise PermissionDenied("Staff can look at an organisation's portal but change it only as a member.")
+            elif roles is not None and role not in roles:
                 raise PermissionDenied("Only owners and admins can do this.")
             return func(request, *args, **kwargs)
 

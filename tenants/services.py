@@ -16,7 +16,6 @@ from tenants import tokens
 from tenants.audit import Actor, audit_record
 from tenants.events import publish_tenant_event
 from tenants.models import (
-    MANAGER_ROLES,
     ApiKey,
     Domain,
     Invitation,
@@ -26,6 +25,7 @@ from tenants.models import (
     TenantStatus,
     User,
 )
+from tenants.roles import MANAGER_ROLES, require_role, require_staff
 from tenants.schema import clone_tenant_schema
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
@@ -130,6 +130,7 @@ def tenant_provision_failed(*, tenant_id: int, error: str, final: bool) -> None:
 
 
 def tenant_suspend(*, actor: Actor, tenant: Tenant, reason: str) -> Tenant:
+    require_staff(actor, "Only platform staff can suspend an organisation.")
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Give a reason: the tenant's members will see it.", field="reason")
@@ -147,6 +148,7 @@ def tenant_suspend(*, actor: Actor, tenant: Tenant, reason: str) -> Tenant:
 
 
 def tenant_resume(*, actor: Actor, tenant: Tenant, reason: str = "") -> Tenant:
+    require_staff(actor, "Only platform staff can resume an organisation.")
     with transaction.atomic():
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
         if tenant.status != TenantStatus.SUSPENDED:
@@ -168,9 +170,8 @@ def _sites_follow(tenant: Tenant, *, suspended: bool) -> None:
     send_in_tenant(sites_follow_tenant, tenant, suspended)
 
 
-def tenant_rename(*, actor: Actor, actor_role: str | None, tenant: Tenant, name: str) -> Tenant:
-    if actor_role not in MANAGER_ROLES:
-        raise NotPermitted("Only owners and admins can rename the organisation.")
+def tenant_rename(*, actor: Actor, tenant: Tenant, name: str) -> Tenant:
+    require_role(actor, tenant, MANAGER_ROLES, "Only owners and admins can rename the organisation.")
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise InvalidInput("Give a name of 1 to 120 characters.", field="name")
@@ -193,9 +194,8 @@ def _role(value: str, field: str = "role") -> Role:
         raise InvalidInput(f"Unknown role “{value}”; use one of: {allowed}.", field=field) from None
 
 
-def _require_manager(actor_role: str | None) -> None:
-    if actor_role not in MANAGER_ROLES:
-        raise NotPermitted("Only owners and admins can manage members and API keys.")
+def _require_manager(actor: Actor, tenant: Tenant) -> str:
+    return require_role(actor, tenant, MANAGER_ROLES, "Only owners and admins can manage members and API keys.")
 
 
 def _guard_owner_change(actor_role: str | None, *roles: str) -> None:
@@ -208,9 +208,9 @@ def _owners_locked(tenant: Tenant) -> int:
     return len(list(Membership.objects.select_for_update().filter(tenant=tenant, role=Role.OWNER)))
 
 
-def membership_change_role(*, actor: Actor, actor_role: str | None, membership: Membership, role: str) -> Membership:
+def membership_change_role(*, actor: Actor, membership: Membership, role: str) -> Membership:
     new_role = _role(role)
-    _require_manager(actor_role)
+    actor_role = _require_manager(actor, membership.tenant)
     _guard_owner_change(actor_role, membership.role, new_role)
     with transaction.atomic():
         if membership.role == Role.OWNER and new_role != Role.OWNER and _owners_locked(membership.tenant) <= 1:
@@ -229,10 +229,13 @@ def membership_change_role(*, actor: Actor, actor_role: str | None, membership: 
     return membership
 
 
-def membership_remove(*, actor: Actor, actor_role: str | None, membership: Membership) -> None:
+def membership_remove(*, actor: Actor, membership: Membership) -> None:
     is_self = actor.user is not None and actor.user.pk == membership.user_id
+    if is_self and actor.api_key is not None:
+        # Leaving is a person's decision, made signed in; a key (any key, of any role) never makes it.
+        raise NotPermitted("An API key cannot remove the member who created it; leave from the portal instead.")
     if not is_self:
-        _require_manager(actor_role)
+        actor_role = _require_manager(actor, membership.tenant)
         _guard_owner_change(actor_role, membership.role)
     with transaction.atomic():
         if membership.role == Role.OWNER and _owners_locked(membership.tenant) <= 1:
@@ -241,10 +244,10 @@ def membership_remove(*, actor: Actor, actor_role: str | None, membership: Membe
         membership.delete()
 
 
-def invitation_create(*, actor: Actor, actor_role: str | None, tenant: Tenant, email: str, role: str) -> Invitation:
+def invitation_create(*, actor: Actor, tenant: Tenant, email: str, role: str) -> Invitation:
     email = _normalise_email(email)
     new_role = _role(role)
-    _require_manager(actor_role)
+    actor_role = _require_manager(actor, tenant)
     _guard_owner_change(actor_role, new_role)
     if Membership.objects.filter(tenant=tenant, user__email__iexact=email).exists():
         raise InvalidInput(f"{email} is already a member.", field="email")
@@ -319,8 +322,8 @@ def invitation_accept(*, token: str, user: User) -> Membership:
     return membership
 
 
-def invitation_revoke(*, actor: Actor, actor_role: str | None, invitation: Invitation) -> Invitation:
-    _require_manager(actor_role)
+def invitation_revoke(*, actor: Actor, invitation: Invitation) -> Invitation:
+    _require_manager(actor, invitation.tenant)
     with transaction.atomic():
         if not invitation.is_pending:
             raise Conflict(f"This invitation is already {invitation.state}.")
@@ -334,35 +337,49 @@ def invitation_revoke(*, actor: Actor, actor_role: str | None, invitation: Invit
 
 
 def api_key_create(
-    *, actor: Actor, actor_role: str | None, tenant: Tenant | None, name: str, role: str = Role.ADMIN
+    *, actor: Actor, tenant: Tenant | None, name: str, role: str = Role.ADMIN, owner: User | None = None
 ) -> tuple[ApiKey, str]:
-    """Returns the key and its secret value, which is never available again."""
+    """Returns the key and its secret value, which is never available again.
+
+    A key belongs to a person: the acting user, or `owner` when the platform itself (the CLI) makes
+    one on their behalf. It can never do more than that person may do at the time it is used.
+    """
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise InvalidInput("Give the key a name of 1 to 100 characters.", field="name")
-    if actor.user is None:
+    holder = owner if actor.is_system else actor.user
+    if holder is None:
         raise NotPermitted("An API key belongs to a person; sign in first.")
     if tenant is None:
-        if not actor.user.is_staff:
+        if not holder.is_staff or not (actor.is_system or actor.is_staff):
             raise NotPermitted("Only platform staff can create staff keys.")
         key_role = Role.ADMIN
     else:
-        _require_manager(actor_role)
+        _require_manager(actor, tenant)
         key_role = _role(role)
         if key_role == Role.OWNER:
             raise InvalidInput("An API key cannot hold the owner role.", field="role")
     raw, prefix = tokens.new_api_key()
     with transaction.atomic():
+        if tenant is not None:
+            # Locked: two concurrent creations cannot both slip under the plan's limit.
+            locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+            active = ApiKey.objects.filter(tenant=tenant, revoked_at=None).count()
+            if active >= locked.max_api_keys:
+                raise Conflict(f"The plan allows {locked.max_api_keys} active API keys; revoke one first.")
         key = ApiKey.objects.create(
-            tenant=tenant, name=name, prefix=prefix, key_hash=tokens.digest(raw), role=key_role, created_by=actor.user
+            tenant=tenant, name=name, prefix=prefix, key_hash=tokens.digest(raw), role=key_role, created_by=holder
         )
         audit_record(actor=actor, action="apikey.create", tenant=tenant, target=prefix, name=name)
     return key, raw
 
 
-def api_key_revoke(*, actor: Actor, actor_role: str | None, key: ApiKey) -> ApiKey:
-    if key.tenant_id is not None:
-        _require_manager(actor_role)
+def api_key_revoke(*, actor: Actor, key: ApiKey) -> ApiKey:
+    # Staff may revoke any key from the staff console: stopping a leaked key is an operator's job.
+    if not (actor.is_system or actor.is_staff):
+        if key.tenant is None:
+            raise NotPermitted("Only platform staff can revoke staff keys.")
+        _require_manager(actor, key.tenant)
     with transaction.atomic():
         if key.revoked_at is not None:
             raise Conflict("This key is already revoked.")

@@ -12,7 +12,7 @@ from tenants import selectors, services
 from tenants.audit import Actor
 from tenants.forms import ApiKeyForm, InviteForm, OrganisationForm, RenameForm, RoleForm
 from tenants.models import TenantStatus
-from tenants.permissions import manager_required, member_required, request_role
+from tenants.permissions import manager_required, member_required
 
 # --- Public host -----------------------------------------------------------------------------
 
@@ -95,7 +95,6 @@ def team(request: HttpRequest) -> HttpResponse:
         try:
             services.invitation_create(
                 actor=Actor.from_request(request),
-                actor_role=request_role(request),
                 tenant=tenant,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
@@ -124,9 +123,7 @@ def member_role(request: HttpRequest, member_id: int) -> HttpResponse:
     run_action(
         request,
         f"{membership.user.email} is now {role}.",
-        lambda: services.membership_change_role(
-            actor=Actor.from_request(request), actor_role=request_role(request), membership=membership, role=role
-        ),
+        lambda: services.membership_change_role(actor=Actor.from_request(request), membership=membership, role=role),
     )
     return redirect("portal-team")
 
@@ -141,9 +138,7 @@ def member_remove(request: HttpRequest, member_id: int) -> HttpResponse:
     run_action(
         request,
         "You left the organisation." if leaving else f"{membership.user.email} was removed.",
-        lambda: services.membership_remove(
-            actor=Actor.from_request(request), actor_role=request_role(request), membership=membership
-        ),
+        lambda: services.membership_remove(actor=Actor.from_request(request), membership=membership),
     )
     if leaving and selectors.membership_for(user=request.user, tenant=request.tenant) is None:
         from tenants.context_processors import public_url
@@ -161,9 +156,7 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     run_action(
         request,
         f"Invitation to {invitation.email} revoked.",
-        lambda: services.invitation_revoke(
-            actor=Actor.from_request(request), actor_role=request_role(request), invitation=invitation
-        ),
+        lambda: services.invitation_revoke(actor=Actor.from_request(request), invitation=invitation),
     )
     return redirect("portal-team")
 
@@ -178,7 +171,6 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         try:
             key, raw = services.api_key_create(
                 actor=Actor.from_request(request),
-                actor_role=request_role(request),
                 tenant=tenant,
                 name=form.cleaned_data["name"],
                 role=form.cleaned_data["role"],
@@ -204,7 +196,7 @@ def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     run_action(
         request,
         f"Key “{key.name}” revoked.",
-        lambda: services.api_key_revoke(actor=Actor.from_request(request), actor_role=request_role(request), key=key),
+        lambda: services.api_key_revoke(actor=Actor.from_request(request), key=key),
     )
     return redirect("portal-api-keys")
 
@@ -220,7 +212,6 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
             "Saved.",
             lambda: services.tenant_rename(
                 actor=Actor.from_request(request),
-                actor_role=request_role(request),
                 tenant=tenant,
                 name=form.cleaned_data["name"],
             ),

@@ -5,26 +5,43 @@ connection keeps the last schema, so every database call here sets the schema it
 """
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.db import close_old_connections, connection
+from django.http.request import validate_host
 from django.urls import path
 
 from tenants.events import tenant_events_group
 from tenants.models import Domain, Membership, Tenant, TenantStatus
 
-# Close codes in the 4000 range are ours: 4401 not signed in, 4404 no such tenant or not a member.
+# Close codes in the 4000 range are ours: 4401 not signed in, 4403 a page of another site opened
+# the socket (its Origin is not one of ours), 4404 no such tenant or not a member. The socket is
+# accepted first and then closed with the code: a refusal during the handshake would reach the
+# browser as a bare HTTP 403, with no code a client can act on.
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FOREIGN_ORIGIN = 4403
 CLOSE_NOT_MEMBER = 4404
 
 
-def _host_from_scope(scope: dict) -> str:
+def _header(scope: dict, wanted: bytes) -> str:
     for name, value in scope.get("headers", []):
-        if name == b"host":
-            return value.decode("latin-1").split(":")[0].lower()
+        if name == wanted:
+            return value.decode("latin-1")
     return ""
+
+
+def _host_from_scope(scope: dict) -> str:
+    return _header(scope, b"host").split(":")[0].lower()
+
+
+def _origin_is_ours(scope: dict) -> bool:
+    """A page of ours opened the socket (cross-site pages could otherwise ride the session cookie)."""
+    origin = urlsplit(_header(scope, b"origin"))
+    return bool(origin.hostname) and validate_host(origin.hostname, settings.ALLOWED_HOSTS)
 
 
 @database_sync_to_async
@@ -56,6 +73,7 @@ class _TenantFromHost:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
         scope = dict(scope)
         scope["tenant"] = await _tenant_for_host(_host_from_scope(scope))
+        scope["origin_is_ours"] = _origin_is_ours(scope)
         return await self.inner(scope, receive, send)
 
 
@@ -68,14 +86,21 @@ class TenantEventsConsumer(AsyncJsonWebsocketConsumer):
 
     group: str | None = None
 
+    async def _refuse(self, code: int) -> None:
+        await self.accept()
+        await self.close(code=code)
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         tenant: Tenant | None = self.scope.get("tenant")
+        if not self.scope.get("origin_is_ours"):
+            await self._refuse(CLOSE_FOREIGN_ORIGIN)
+            return
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self._refuse(CLOSE_UNAUTHENTICATED)
             return
         if tenant is None or not await _may_watch(user, tenant):
-            await self.close(code=CLOSE_NOT_MEMBER)
+            await self._refuse(CLOSE_NOT_MEMBER)
             return
         self.group = tenant_events_group(tenant.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)

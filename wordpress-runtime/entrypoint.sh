@@ -12,9 +12,11 @@ OUT=${AIPRESS_RENDER_DIR:-}
 
 export LISTEN="$PORT" SERVER_NAME="_" DOCROOT="$SITE_DIR/htdocs" ACCESS_LOG="/dev/stdout" ERROR_LOG="/dev/stderr"
 export FASTCGI_PASS="unix:/run/php/site.sock" FASTCGI_PARAMS="/etc/nginx/fastcgi_params"
+# One site per container: nothing of another site to reach through a link (uploads is one, to the bucket).
+export DISABLE_SYMLINKS="off"
 export POOL_NAME="site" POOL_USER="user = www-data
 group = www-data" LISTEN_OWNER="listen.owner = www-data
-listen.group = www-data" MAX_CHILDREN="$MAX_PHP_WORKERS" CLEAR_ENV="no" POOL_ENV=""
+listen.group = www-data" MAX_CHILDREN="$MAX_PHP_WORKERS" CLEAR_ENV="no" POOL_ENV="" OPEN_BASEDIR="$SITE_DIR/"
 
 render() { php "$HERE/render.php" "$1"; }
 
@@ -30,6 +32,7 @@ mkdir -p "$SITE_DIR/htdocs" "$SITE_DIR/tmp" "$SITE_DIR/logs" "$UPLOADS_DIR" /run
 cp -al /usr/share/wordpress/. "$SITE_DIR/htdocs/" 2>/dev/null || cp -a /usr/share/wordpress/. "$SITE_DIR/htdocs/"
 rm -f "$SITE_DIR/htdocs/wp-config.php" "$SITE_DIR/htdocs/wp-config-sample.php"
 cp "$HERE/wp-config.php" "$SITE_DIR/htdocs/wp-config.php"
+mkdir -p "$SITE_DIR/htdocs/wp-content/mu-plugins" && cp "$HERE"/mu-plugins/*.php "$SITE_DIR/htdocs/wp-content/mu-plugins/"
 rm -rf "$SITE_DIR/htdocs/wp-content/uploads" && ln -s "$UPLOADS_DIR" "$SITE_DIR/htdocs/wp-content/uploads"
 chown -R www-data:www-data "$SITE_DIR/tmp" "$SITE_DIR/logs" "$UPLOADS_DIR"
 render "$HERE/nginx-site.conf.template" > /etc/nginx/sites-enabled/site.conf

@@ -59,3 +59,48 @@ def test_no_key_or_password_reaches_the_logs(tenant, owner, client_for, log_line
     assert created not in text  # ...without the key
     assert "hunter2" not in text
     assert "aip_[REDACTED]" in text
+
+
+SCRIPT_WITH_DEBUG = """
+import django
+django.setup()
+from django.test import Client
+from tenants.tokens import new_api_key
+key, _ = new_api_key()
+print(key, flush=True)
+client = Client(HTTP_HOST="aipress.localhost")
+client.get(f"/api/v1/sites/{key}/", HTTP_AUTHORIZATION=f"Bearer {key}")
+client.get(f"/no-such-page/{key}/")
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_debug_on_no_handler_prints_a_key():
+    """DEBUG used to add Django's own console handler, which printed full keys from URL paths."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    from conftest import database_url_of_this_run
+
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT_WITH_DEBUG],
+        cwd=settings.BASE_DIR,
+        env={
+            **os.environ,
+            "DJANGO_DEBUG": "1",
+            "DJANGO_SETTINGS_MODULE": "aipress.settings",
+            "LOG_LEVEL": "DEBUG",
+            "DATABASE_URL": database_url_of_this_run(),
+            "DATABASE_POOL": "0",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = result.stdout.split()[0]
+    assert "Not Found" in result.stderr  # the requests were logged...
+    assert key not in result.stderr  # ...without the key, by every handler
+    assert key.rsplit("_", 1)[1] not in result.stderr

@@ -2,42 +2,9 @@
 
 import pytest
 
-from sites.runtimes.base import SiteSpec
+from kernel.testing import wait_until
 from sites.runtimes.local import files, health, pool, server, webserver
-from sites.runtimes.local.runtime import SALT_NAMES, LocalRuntime
-
-
-def _spec(site_id: int, title: str = "Crumbs") -> SiteSpec:
-    secrets = {name: f"{name.lower()}-{site_id}-" + "s" * 40 for name in ("DB_PASSWORD", *SALT_NAMES)}
-    secrets["WP_ADMIN_PASSWORD"] = "admin-pass-" + "p" * 20
-    return SiteSpec(
-        tenant_id=7,
-        tenant_slug="acme",
-        site_id=site_id,
-        slug=f"blog{site_id}",
-        title=title,
-        hostname=f"blog{site_id}--acme.sites.localhost",
-        max_php_workers=2,
-        admin_email="owner@acme.test",
-        secrets=secrets,
-    )
-
-
-@pytest.fixture
-def provisioned(site_daemons):
-    runtime = LocalRuntime()
-    made = []
-
-    def provision(site_id: int, title: str = "Crumbs") -> SiteSpec:
-        spec = _spec(site_id, title)
-        made.append(spec)
-        for step in runtime.steps:
-            runtime.provision_step(step, spec)
-        return spec
-
-    yield runtime, provision
-    for spec in made:
-        runtime.delete(spec)
+from sites.tests.conftest import put_php, run_php, site_spec
 
 
 def test_site_serves_wordpress_with_its_title(provisioned):
@@ -62,8 +29,7 @@ def test_site_serves_wordpress_with_its_title(provisioned):
 def test_bad_server_block_is_refused_and_other_sites_keep_serving(provisioned):
     _, provision = provisioned
     spec = provision(102)
-    broken = _spec(103)
-    (files.site_dir(broken.key) / "logs").mkdir(parents=True)
+    broken = site_spec(103)
     original = webserver.render
     try:
         webserver.render = lambda s, suspended=False: original(s).replace("listen", "lissen", 1)
@@ -115,9 +81,10 @@ def test_delete_removes_everything_and_other_sites_still_serve(provisioned):
 PROBE_PHP = r"""<?php
 header('Content-Type: application/json');
 mysqli_report(MYSQLI_REPORT_OFF);  // report failures as values, not exceptions
+[$host, $port] = explode(':', getenv('DB_HOST'));
 $read = @file_get_contents($_GET['path']);
 $listed = @scandir(dirname($_GET['path']));
-$db = @new mysqli('127.0.0.1', getenv('DB_USER'), getenv('DB_PASSWORD'));
+$db = @new mysqli($host, getenv('DB_USER'), getenv('DB_PASSWORD'), '', (int) $port);
 $used = $db->connect_errno ? 'no connection' : (@$db->select_db($_GET['db']) ? 'opened' : $db->error);
 $own = $db->connect_errno ? false : @$db->select_db(getenv('DB_NAME'));
 echo json_encode(['read' => $read, 'listed' => $listed, 'other_db' => $used, 'own_db' => $own]);
@@ -125,25 +92,14 @@ echo json_encode(['read' => $read, 'listed' => $listed, 'other_db' => $used, 'ow
 
 
 def test_site_php_cannot_read_another_site_nor_use_its_database(provisioned):
-    import json
-    import shutil
-    from urllib.parse import urlencode
-
-    from sites.runtimes.local import database, system_user
-    from sites.runtimes.local.server import running_as_root
+    from sites.runtimes.local import database
 
     _, provision = provisioned
     a, b = provision(110), provision(111)
     secret = files.docroot(b.key) / "wp-content" / "uploads" / "private.txt"
     secret.write_text("only for site b")
-    probe = files.docroot(a.key) / "probe.php"
-    probe.write_text(PROBE_PHP)
-    if running_as_root():
-        shutil.chown(probe, system_user.user_name(a.key))
-    query = urlencode({"path": str(secret), "db": database.database_name(b.key)})
-    status, _, body = health.fetch(a.hostname, f"/probe.php?{query}")
-    assert status == 200, body
-    result = json.loads(body)
+    put_php(a, "probe.php", PROBE_PHP)
+    result = run_php(a, "probe.php", path=str(secret), db=database.database_name(b.key))
     assert result["read"] is False
     assert result["listed"] is False
     assert result["own_db"] is True  # the probe itself works...
@@ -194,3 +150,38 @@ def test_a_change_to_one_site_does_not_interrupt_another(provisioned):
     request.join(timeout=30)
     status, _, body = result["answer"]
     assert (status, body) == (200, b"finished")
+
+
+def test_a_refused_pool_never_reaches_php_fpm_even_when_another_process_reloads(provisioned, monkeypatch):
+    """Another process's reload at the worst moment (while this pool is being tested) used to load
+    the untested file: php-fpm exited and every site answered 502."""
+    from sites.runtimes.base import StepError
+    from sites.runtimes.local.runtime import LocalRuntime
+
+    runtime, provision = provisioned
+    serving = provision(120)
+    broken = site_spec(121)
+    runtime.provision_step("files", broken)
+    log = server.logs_dir() / "php-fpm.log"
+    real_test = server.PHP_FPM_DAEMON.test
+
+    def test_while_another_process_reloads(main_config):
+        seen = log.read_text().count("ready to handle connections")
+        server.php_fpm_reload()
+        wait_until(
+            lambda: (
+                log.read_text().count("ready to handle connections") > seen or not server.daemons_running()["php-fpm"]
+            ),
+            what="php-fpm to finish reloading",
+        )
+        return real_test(main_config)
+
+    render = pool.render
+    monkeypatch.setattr(server.PHP_FPM_DAEMON, "test", test_while_another_process_reloads)
+    monkeypatch.setattr(pool, "render", lambda spec, ids: render(spec, ids) + "pm.max_children = banana\n")
+    with pytest.raises(StepError, match="The PHP pool was refused"):
+        pool.ensure_pool(broken)
+    assert not pool.pool_file(broken.key).exists()
+    assert server.daemons_running()["php-fpm"]
+    assert health.fetch(serving.hostname, "/")[0] == 200
+    LocalRuntime().delete(broken)

@@ -215,7 +215,9 @@ def test_env_vars_reach_the_running_site_and_sensitive_ones_stay_masked(api):
         ("DB_PASSWORD", {"value": "x"}, "name"),
         ("WP_HOME", {"value": "x"}, "name"),
         ("AIPRESS_X", {"value": "x"}, "name"),
-        ("QUOTED", {"value": 'a"b'}, "value"),
+        ("NUL", {"value": "a\x00b"}, "value"),
+        ("LD_PRELOAD", {"value": "evil.so"}, "name"),
+        ("PHPRC", {"value": "."}, "name"),
     ]:
         bad = client.put(f"/api/v1/sites/shop/env/{name}/", payload, format="json")
         assert bad.status_code == 400, name

@@ -30,11 +30,13 @@ def test_entrypoint_and_local_runtime_render_the_same_config(tmp_path, settings)
     # The same wp-config.php, byte for byte: it reads everything from the environment.
     assert (tmp_path / "wp-config.php").read_bytes() == (RUNTIME_DIR / "wp-config.php").read_bytes()
     cloud_block = (tmp_path / "nginx-site.conf").read_text()
-    # Only what differs by design: the host name, where logs go, and the PHP socket.
+    # Only what differs by design: the host name, where logs go, the PHP socket, and links (one site
+    # per container in the cloud; many sites and one nginx that can read them all here).
     for local, cloud in [
         (spec.hostname, "_"),
         (str(webserver.access_log(spec.key)), "/dev/stdout"),
-        (str(files.site_dir(spec.key) / "logs" / "nginx-error.log"), "/dev/stderr"),
+        (str(webserver.error_log(spec.key)), "/dev/stderr"),
+        ("disable_symlinks if_not_owner from=$document_root;", "disable_symlinks off;"),
     ]:
         local_block = local_block.replace(local, cloud)
     local_block = local_block.replace(

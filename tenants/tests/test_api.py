@@ -126,9 +126,7 @@ def test_invitation_for_someone_else_is_refused(tenant, owner, client_for, djang
     from tenants.tests.factories import UserFactory
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.invitation_create(
-            actor=Actor.of_user(owner), actor_role="owner", tenant=tenant, email="a@example.com", role="member"
-        )
+        services.invitation_create(actor=Actor.of_user(owner), tenant=tenant, email="a@example.com", role="member")
     link = mail.outbox[0].body.split("/invitations/")[1].split("/")[0]
     intruder = UserFactory()
     client_for(None, user=intruder).post(f"/invitations/{link}/")
@@ -223,7 +221,7 @@ def test_unknown_endpoint_is_problem_json(tenant, owner, client_for):
 def test_throttling_per_key(tenant, client_for, api_key_for, monkeypatch):
     from rest_framework.throttling import SimpleRateThrottle
 
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"key_or_user": "3/min"})
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"key_or_user": "3/min", "tenant": "100/min"})
     api = client_for(tenant, key=api_key_for(tenant))
     codes = [api.get("/api/v1/tenant/").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]

@@ -54,44 +54,6 @@ def page():
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
-@pytest.fixture
-def platform(settings):
-    """The real ASGI application (HTTP, websockets, WhiteNoise) under uvicorn, on a free port."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-    from django.core.management import call_command
-
-    from aipress.asgi import application
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings.PLATFORM_PORT = str(port)
-    settings.PLATFORM_SCHEME = "http"
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    settings.CSRF_TRUSTED_ORIGINS = [
-        f"http://{settings.PLATFORM_DOMAIN}:{port}",
-        f"http://*.{settings.PLATFORM_DOMAIN}:{port}",
-    ]
-    call_command("collectstatic", interactive=False, verbosity=0)
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://{settings.PLATFORM_DOMAIN}:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
 def assert_accessible(page) -> None:
     """No WCAG 2.1 A/AA violation that axe-core can find (labels, contrast, names, landmarks...)."""
     assert AXE.exists(), "axe-core is missing: run `npm ci` (make test does)"

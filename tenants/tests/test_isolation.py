@@ -30,9 +30,7 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
     b = make_tenant(slug="bravo")
     b_owner = b.memberships.get(role=Role.OWNER).user
     b_member = add_member(b, Role.MEMBER)
-    services.invitation_create(
-        actor=Actor.of_user(b_owner), actor_role="owner", tenant=b, email="pending@bravo.test", role="member"
-    )
+    services.invitation_create(actor=Actor.of_user(b_owner), tenant=b, email="pending@bravo.test", role="member")
     b_key = api_key_for(b)
     with tenant_context(b):
         from sites import env_vars
@@ -172,13 +170,22 @@ def _session_cookie(client_for, tenant, user):
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-async def _open(host, cookie=None):
-    headers = [(b"host", host.encode()), (b"origin", f"http://{host}".encode())]
+async def _open(host, cookie=None, origin=None):
+    headers = [(b"host", host.encode()), (b"origin", (origin or f"http://{host}").encode())]
     if cookie:
         headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
     communicator = WebsocketCommunicator(application, "/ws/events/", headers=headers)
     connected, code = await communicator.connect(timeout=5)
     return communicator, connected, code
+
+
+async def _refusal_code(host, cookie=None, origin=None):
+    """Refusals accept the socket, then close it with a code the client can act on."""
+    communicator, connected, _ = await _open(host, cookie, origin)
+    assert connected
+    message = await communicator.receive_output(timeout=5)
+    assert message["type"] == "websocket.close"
+    return message["code"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -214,12 +221,10 @@ def test_websocket_refused_for_other_tenant_session_and_for_no_session(make_tena
     a_cookie = _session_cookie(client_for, a, a.memberships.get().user)
 
     async def scenario():
-        _, connected, code = await _open(b.host, a_cookie)
-        assert (connected, code) == (False, 4404)
-        _, connected, code = await _open(b.host)
-        assert (connected, code) == (False, 4401)
-        _, connected, code = await _open(settings.PLATFORM_DOMAIN, a_cookie)
-        assert (connected, code) == (False, 4404)
+        assert await _refusal_code(b.host, a_cookie) == 4404
+        assert await _refusal_code(b.host) == 4401
+        assert await _refusal_code(settings.PLATFORM_DOMAIN, a_cookie) == 4404
+        assert await _refusal_code(a.host, a_cookie, origin="https://evil.example") == 4403
 
     async_to_sync(scenario)()
 
@@ -248,3 +253,46 @@ def test_celery_task_sent_for_a_runs_in_a_even_when_sent_from_b(make_tenant, cel
     token_b = uuid.uuid4().hex
     send_in_tenant(record_schema, b, token_b)
     assert _wait_for(f"aipress-test:probe:{token_b}") == b.schema_name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_websocket_refusals_reach_a_real_client_as_close_codes(make_tenant, client_for, platform):
+    """Over the wire, through uvicorn: a client sees the close code, not an HTTP 403 handshake."""
+    import asyncio
+    import json
+    from urllib.parse import urlsplit
+
+    import websockets
+
+    a, b = make_tenant(slug="alpha"), make_tenant(slug="bravo")
+    a_cookie = _session_cookie(client_for, a, a.memberships.get().user)
+    port = urlsplit(platform).port
+
+    async def close_code(host, cookie=None, origin=None):
+        headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
+        async with websockets.connect(
+            f"ws://{host}:{port}/ws/events/",
+            additional_headers=headers,
+            origin=origin or f"http://{host}:{port}",
+            host="127.0.0.1",  # where to connect; the URL's host goes in the Host header
+        ) as socket:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), timeout=5)
+        return closed.value.rcvd.code
+
+    async def own_first_event():
+        async with websockets.connect(
+            f"ws://{a.host}:{port}/ws/events/",
+            additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={a_cookie}"},
+            origin=f"http://{a.host}:{port}",
+            host="127.0.0.1",
+        ) as socket:
+            return json.loads(await asyncio.wait_for(socket.recv(), timeout=5))
+
+    async def scenario():
+        assert (await own_first_event())["payload"]["slug"] == "alpha"  # the member's own socket works
+        assert await close_code(b.host, a_cookie) == 4404
+        assert await close_code(b.host) == 4401
+        assert await close_code(a.host, a_cookie, origin="https://evil.example") == 4403
+
+    asyncio.run(scenario())

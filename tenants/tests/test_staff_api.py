@@ -19,7 +19,7 @@ def staff():
 
 @pytest.fixture
 def staff_key(staff):
-    _, raw = services.api_key_create(actor=Actor.of_user(staff), actor_role=None, tenant=None, name="ops")
+    _, raw = services.api_key_create(actor=Actor.of_user(staff), tenant=None, name="ops")
     return raw
 
 

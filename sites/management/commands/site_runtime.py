@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sites.runtimes.local import server
+from sites.runtimes.local import sandbox, server, system_user
 
 
 class Command(BaseCommand):
@@ -19,4 +19,8 @@ class Command(BaseCommand):
         problem = server.nginx_test() if options["daemon"] == "nginx" else server.php_fpm_test()
         if problem:
             raise CommandError(f"{options['daemon']} configuration is invalid: {problem}")
-        os.execvp(command[0], command)  # noqa: S606 - replaces this process, as a process manager expects
+        if options["daemon"] == "php-fpm":
+            # The packet filter does not survive a reboot: put every existing site behind it again.
+            sandbox.firewall_install(system_user.existing_site_uids())
+        # Replaces this process, as a process manager expects, with none of the platform's environment.
+        os.execvpe(command[0], command, server.DAEMON_ENVIRONMENT)  # noqa: S606

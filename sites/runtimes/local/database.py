@@ -2,10 +2,11 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pymysql
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 # The site's PHP connects over TCP to 127.0.0.1, which MariaDB may see as either host name.
 SITE_USER_HOSTS = ("localhost", "127.0.0.1")
@@ -15,17 +16,36 @@ def database_name(key: str) -> str:
     return f"wp_{key}"
 
 
+def _admin_parameters() -> dict[str, object]:
+    if not settings.SITES_MARIADB_URL:
+        raise ImproperlyConfigured(
+            "SITES_MARIADB_URL is not set: `make run` starts the sites' MariaDB and writes it to var/env."
+        )
+    url = urlsplit(settings.SITES_MARIADB_URL)
+    user, password = unquote(url.username or ""), unquote(url.password or "")
+    if not user or not password:
+        raise ImproperlyConfigured(
+            "SITES_MARIADB_URL must name an admin account with a password: an account without one "
+            "(root on a developer's MariaDB) is open to every site's PHP too."
+        )
+    socket = parse_qs(url.query).get("unix_socket", [""])[0]
+    where: dict[str, object] = (
+        {"unix_socket": socket} if socket else {"host": url.hostname or "127.0.0.1", "port": url.port or 3306}
+    )
+    return {**where, "user": user, "password": password}
+
+
+def sites_db_host() -> str:
+    """The host:port a site's PHP uses for its database."""
+    if settings.SITES_DB_HOST:
+        return settings.SITES_DB_HOST
+    url = urlsplit(settings.SITES_MARIADB_URL)
+    return f"{url.hostname or '127.0.0.1'}:{url.port or 3306}"
+
+
 @contextmanager
 def admin_connection() -> Iterator[pymysql.connections.Connection]:
-    url = urlsplit(settings.SITES_MARIADB_URL)
-    connection = pymysql.connect(
-        host=url.hostname or "127.0.0.1",
-        port=url.port or 3306,
-        user=unquote(url.username or "root"),
-        password=unquote(url.password or ""),
-        autocommit=True,
-        connect_timeout=5,
-    )
+    connection = pymysql.connect(**_admin_parameters(), autocommit=True, connect_timeout=5)  # type: ignore[arg-type]
     try:
         yield connection
     finally:

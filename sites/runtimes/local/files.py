@@ -1,8 +1,16 @@
-"""A site's files: WordPress core hard-linked from Debian's package (instant, no extra disk, and
-read-only to the site), its own wp-content, and the platform's wp-config.php.
+"""A site's files and its system user.
+
+WordPress core is hard-linked from Debian's package (instant, no extra disk, read-only to the site),
+beside the platform's wp-config.php and the site's own wp-content.
 
 Hard links rather than symlinks: PHP resolves __FILE__ through symlinks, so symlinked core would find
 Debian's /usr/share/wordpress/wp-config.php instead of the site's.
+
+Who owns what (when the platform runs as root): the site's folder and its docroot belong to root,
+with the site's group (the site's user and nginx) able to read them; only wp-content, tmp and logs
+belong to the site. So the site can never rename or replace anything the platform writes later
+(wp-config.php, core), and no platform write ever lands in a folder the site controls, where a link
+it planted could redirect it.
 """
 
 import os
@@ -11,8 +19,12 @@ from pathlib import Path
 
 from django.conf import settings
 
+from sites.runtimes.local import system_user
+
 RUNTIME_TEMPLATES = Path(settings.BASE_DIR) / "wordpress-runtime"
-CORE_EXCLUDED = {"wp-config.php", "wp-config-sample.php", "wp-content"}
+CORE_EXCLUDED = {"wp-config.php", "wp-config-sample.php", "wp-content", ".htaccess"}
+# Must-use plugins the platform puts in every site (mail through SMTP).
+MU_PLUGINS = sorted((RUNTIME_TEMPLATES / "mu-plugins").glob("*.php"))
 
 
 def site_dir(key: str) -> Path:
@@ -38,17 +50,34 @@ def _link_or_copy(source: str, destination: str) -> None:
         shutil.copy2(source, destination)
 
 
+def _fresh_content(staging: Path, ids: tuple[int, int] | None) -> None:
+    """wp-content for a new site: the bundled themes, the platform's must-use plugins, uploads."""
+    core = Path(settings.WORDPRESS_CORE_DIR)
+    content = staging / "wp-content"
+    shutil.copytree(core / "wp-content", content, copy_function=_link_or_copy, symlinks=True)
+    (content / "uploads").mkdir(exist_ok=True)
+    (content / "mu-plugins").mkdir(exist_ok=True)
+    for plugin in MU_PLUGINS:
+        _link_or_copy(str(plugin), str(content / "mu-plugins" / plugin.name))
+    # Handed over before the site ever runs, so no link of the site's can be in the tree yet.
+    system_user.hand_over(content, ids, mode=0o750)
+
+
 def ensure_files(key: str) -> str:
-    """Lay out the site's docroot; converge it to the installed WordPress version. Returns it."""
+    """The site's user and files, converged to the installed WordPress version. Returns the version."""
+    site = site_dir(key)
+    site.mkdir(parents=True, exist_ok=True)
+    ids = system_user.ensure_user(key, site)
+    system_user.close(site, ids)
     core = Path(settings.WORDPRESS_CORE_DIR)
     version = wordpress_version()
     root = docroot(key)
     marker = root / f".aipress-core-{version}"
     if not marker.exists():
         # Build beside the live docroot and swap, so a crash never leaves a half-linked tree in place.
-        staging = site_dir(key) / "htdocs.new"
+        staging = site / "htdocs.new"
         shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
+        staging.mkdir()
         for entry in core.iterdir():
             if entry.name in CORE_EXCLUDED:
                 continue
@@ -59,26 +88,32 @@ def ensure_files(key: str) -> str:
                 _link_or_copy(str(entry), str(target))
         # The site's own content survives a core upgrade: move it over when there is one.
         existing_content = root / "wp-content"
-        if existing_content.exists():
+        if existing_content.is_dir() and not existing_content.is_symlink():
             existing_content.rename(staging / "wp-content")
         else:
-            shutil.copytree(core / "wp-content", staging / "wp-content", copy_function=_link_or_copy, symlinks=True)
-        (staging / "wp-content" / "uploads").mkdir(exist_ok=True)
-        marker_staged = staging / marker.name
-        marker_staged.write_text(version)
-        old = site_dir(key) / "htdocs.old"
+            _fresh_content(staging, ids)
+        (staging / marker.name).write_text(version)
+        old = site / "htdocs.old"
         shutil.rmtree(old, ignore_errors=True)
         if root.exists():
             root.rename(old)
         staging.rename(root)
         shutil.rmtree(old, ignore_errors=True)
     shutil.copyfile(RUNTIME_TEMPLATES / "wp-config.php", root / "wp-config.php")
+    system_user.close(root, ids)
+    for private in ("tmp", "logs"):
+        folder = site / private
+        folder.mkdir(exist_ok=True)
+        if ids is not None:
+            os.chown(folder, ids[0], ids[1], follow_symlinks=False)
+            folder.chmod(0o700)
     return version
 
 
 def files_present(key: str) -> bool:
+    """Core, config and the site's user, behind the sandbox's packet filter."""
     root = docroot(key)
-    return (root / "wp-settings.php").exists() and (root / "wp-config.php").exists()
+    return (root / "wp-settings.php").exists() and (root / "wp-config.php").exists() and system_user.user_guarded(key)
 
 
 def remove_files(key: str) -> None:

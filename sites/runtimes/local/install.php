@@ -1,6 +1,8 @@
 <?php
 // Installs WordPress for one site with WordPress's own installer. Everything comes from the
 // environment (the runtime passes it; nothing is on the command line where `ps` would show it).
+// The last line printed says how it went: `AIPRESS-RESULT installed|already-installed|partial`.
+// Anything else (a WordPress error page, a PHP fatal error) is a failure, whatever the exit code.
 define('WP_INSTALLING', true);
 $_SERVER['HTTP_HOST'] = getenv('AIPRESS_HOST');
 $_SERVER['REQUEST_URI'] = '/';
@@ -8,13 +10,13 @@ $_SERVER['SERVER_PROTOCOL'] = 'HTTP/1.1';
 require getenv('AIPRESS_DOCROOT') . '/wp-load.php';
 require_once ABSPATH . 'wp-admin/includes/upgrade.php';
 // A finished install sets aipress_installed last. Tables without it are an install that was cut
-// short (a killed worker): exit 3 so the runtime starts over with an empty database.
+// short (a killed worker): the runtime then starts over with an empty database.
 if (is_blog_installed()) {
     if (get_option('aipress_installed') === '1') {
-        echo "already installed\n";
+        echo "AIPRESS-RESULT already-installed\n";
         exit(0);
     }
-    fwrite(STDERR, "partial install\n");
+    echo "AIPRESS-RESULT partial\n";
     exit(3);
 }
 $result = wp_install(
@@ -31,4 +33,4 @@ if (is_wp_error($result)) {
 }
 update_option('permalink_structure', '/%postname%/');
 update_option('aipress_installed', '1');
-echo "installed\n";
+echo "AIPRESS-RESULT installed\n";

@@ -1,11 +1,19 @@
-"""A php-fpm pool per site: its own socket and user, ondemand, open_basedir, environment injected."""
+"""A php-fpm pool per site: its own socket and user, ondemand, open_basedir, and its environment.
 
+The environment does not go into the pool file: php-fpm expands `${NAME}` in it from the master's
+own environment, so a value like `x${DJANGO_SECRET_KEY}x` would have read the platform's secrets, and
+a line break or a quote could not be carried at all. Instead the pool prepends a PHP file that the
+platform renders with every value as a PHP string literal: what the site's PHP reads is exactly what
+was typed, whatever it contains.
+"""
+
+import os
 from pathlib import Path
 from string import Template
 
 from django.conf import settings
 
-from sites.runtimes.base import SiteSpec, StepError
+from sites.runtimes.base import SiteSpec
 from sites.runtimes.local import files, server, system_user
 
 POOL_TEMPLATE = Path(settings.BASE_DIR) / "wordpress-runtime" / "php-fpm-pool.conf.template"
@@ -19,16 +27,20 @@ def socket_path(key: str) -> Path:
     return server.sockets_dir() / f"{key}.sock"
 
 
+def env_file(key: str) -> Path:
+    return server.php_env_dir() / f"{key}.php"
+
+
 def site_environment(spec: SiteSpec) -> dict[str, str]:
     """What the site's PHP sees: database credentials, salts, its URL, then the site's own env vars."""
-    from sites.runtimes.local.database import database_name
+    from sites.runtimes.local.database import database_name, sites_db_host
     from sites.services_urls import site_url_for
 
     env = {
         "DB_NAME": database_name(spec.key),
         "DB_USER": database_name(spec.key),
         "DB_PASSWORD": spec.secrets["DB_PASSWORD"],
-        "DB_HOST": "127.0.0.1",
+        "DB_HOST": sites_db_host(),
         "WP_HOME": site_url_for(spec.hostname).rstrip("/"),
     }
     env.update({name: value for name, value in spec.secrets.items() if name.endswith(("_KEY", "_SALT"))})
@@ -36,22 +48,41 @@ def site_environment(spec: SiteSpec) -> dict[str, str]:
     return env
 
 
-def _ini_value(value: str) -> str:
-    if any(ch in value for ch in '"\n\r\0'):
-        raise StepError("An environment value contains a quote or a line break, which php-fpm cannot carry.")
-    return f'"{value}"'
+def php_string(value: str) -> str:
+    """A PHP single-quoted literal of `value`: only backslash and quote are special there."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def ensure_pool(spec: SiteSpec) -> str:
-    site_dir = files.site_dir(spec.key)
-    for folder in ("tmp", "logs"):
-        (site_dir / folder).mkdir(parents=True, exist_ok=True)
-    ids = system_user.ensure_user(spec.key, site_dir)
-    system_user.close_site_dir(
-        site_dir, ids, [site_dir / "tmp", site_dir / "logs", files.docroot(spec.key) / "wp-content"]
+def render_env(environment: dict[str, str]) -> str:
+    entries = "".join(f"    {php_string(name)} => {php_string(value)},\n" for name, value in environment.items())
+    # A closure, so nothing leaks into the site's global variables; the request's own FastCGI
+    # parameters keep precedence in $_SERVER, as php-fpm's env[] did.
+    return (
+        "<?php\n// Rendered by AIPress for one site (sites/runtimes/local/pool.py); do not edit.\n"
+        "(static function (): void {\n"
+        f"  foreach ([\n{entries}  ] as $name => $value) {{\n"
+        "    putenv($name . '=' . $value);\n"
+        "    $_ENV[$name] = $value;\n"
+        "    $_SERVER[$name] ??= $value;\n"
+        "  }\n"
+        "})();\n"
     )
+
+
+def _write_env(spec: SiteSpec, ids: tuple[int, int] | None) -> Path:
+    target = env_file(spec.key)
+    # Readable by the site's own group only (its PHP and nginx's user, which never reads it).
+    server.write_atomically(target, render_env(site_environment(spec)), 0o440 if ids else 0o600)
+    if ids is not None:
+        os.chown(target, 0, ids[1])
+    return target
+
+
+def render(spec: SiteSpec, ids: tuple[int, int] | None) -> str:
+    site_dir = files.site_dir(spec.key)
     name = system_user.user_name(spec.key)
-    rendered = Template(POOL_TEMPLATE.read_text()).substitute(
+    env_path = env_file(spec.key)
+    return Template(POOL_TEMPLATE.read_text()).substitute(
         POOL_NAME=spec.key,
         POOL_USER=f"user = {name}\ngroup = {name}" if ids else "",
         CLEAR_ENV="yes",
@@ -59,16 +90,17 @@ def ensure_pool(spec: SiteSpec) -> str:
         LISTEN_OWNER=f"listen.owner = {name}\nlisten.group = {server.WEB_USER}" if ids else "",
         MAX_CHILDREN=spec.max_php_workers,
         SITE_DIR=site_dir,
-        POOL_ENV="\n".join(f"env[{k}] = {_ini_value(v)}" for k, v in site_environment(spec).items()),
+        OPEN_BASEDIR=f"{site_dir}/:{env_path}",
+        POOL_ENV=f"php_admin_value[auto_prepend_file] = {env_path}",
     )
-    # Mode 0600: the pool holds the site's credentials, for the php-fpm master's eyes only.
+
+
+def ensure_pool(spec: SiteSpec) -> str:
+    ids = system_user.ids(spec.key)
+    with server.config_lock():
+        _write_env(spec, ids)
     changed = server.apply_config(
-        pool_file(spec.key),
-        rendered,
-        test=server.php_fpm_test,
-        reload=server.php_fpm_reload,
-        what="The PHP pool",
-        mode=0o600,
+        pool_file(spec.key), render(spec, ids), daemon=server.PHP_FPM_DAEMON, what="The PHP pool"
     )
     if not changed:
         return f"pool {spec.key} unchanged"
@@ -76,10 +108,9 @@ def ensure_pool(spec: SiteSpec) -> str:
 
 
 def pool_present(key: str) -> bool:
-    return pool_file(key).exists()
+    return pool_file(key).exists() and env_file(key).exists()
 
 
 def remove_pool(key: str) -> None:
-    if pool_file(key).exists():
-        pool_file(key).unlink()
-        server.php_fpm_reload()
+    server.remove_config(pool_file(key), daemon=server.PHP_FPM_DAEMON)
+    env_file(key).unlink(missing_ok=True)

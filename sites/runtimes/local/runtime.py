@@ -62,8 +62,10 @@ class LocalRuntime:
         webserver.ensure_server_block(spec, suspended=False)
 
     def delete(self, spec: SiteSpec) -> None:
+        install.end_previous_installer(spec.key)
         webserver.remove_server_block(spec.key)
         pool.remove_pool(spec.key)
         database.drop_database(spec.key)
         files.remove_files(spec.key)
+        webserver.remove_logs(spec.key)
         system_user.remove_user(spec.key)

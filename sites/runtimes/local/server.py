@@ -1,19 +1,28 @@
 """The local runtime's two daemons: one nginx and one php-fpm master for all sites on this host.
 
 `manage.py site_runtime nginx|php-fpm` renders their main configs under SITES_RUNTIME_DIR and runs
-them in the foreground (the Procfile and the test fixtures do this). Sites add files to sites/ and
-pools/ and ask for a graceful reload; `nginx -t` runs first, so one bad file never takes the others down.
+them in the foreground (the Procfile and the test fixtures do this), with an environment that holds
+none of the platform's settings. Sites add files to sites/ and pools/ and ask for a graceful reload.
+
+A file is only ever put where a daemon reads it after the daemon's own test passed on a staged copy
+of the whole configuration, and every write, test and swap happens under one lock shared by every
+process of the platform (web, workers, CLI): a reload that another process triggers can never load
+a file that was not tested, so one bad file never takes the other sites down.
 """
 
+import fcntl
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from string import Template
 
 from django.conf import settings
+
+from sites.runtimes.local import processes
 
 PHP_FPM = "php-fpm8.2"
 NGINX = "nginx"
@@ -52,6 +61,11 @@ def running_as_root() -> bool:
     return os.geteuid() == 0
 
 
+# The daemons' whole environment: nothing of the platform's (its secret key, database URLs, the keys
+# that decrypt every site's secrets) may be inherited, whatever a configuration file asks to expand.
+DAEMON_ENVIRONMENT = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+
+
 NGINX_MAIN = Template("""# Rendered by sites/runtimes/local/server.py; do not edit.
 ${USER_LINE}
 worker_processes 1;
@@ -80,7 +94,7 @@ http {
         server_name _;
         return 404 "No site here.\\n";
     }
-    include ${RUNTIME}/nginx/sites/*.conf;
+    include ${SITES_INCLUDE}/*.conf;
 }
 """)
 
@@ -98,24 +112,52 @@ ${USER_LINE}
 listen = ${RUNTIME}/sockets/idle.sock
 pm = ondemand
 pm.max_children = 1
-include = ${RUNTIME}/php-fpm/pools/*.conf
+include = ${POOLS_INCLUDE}/*.conf
 """)
 
 
-def render_main_configs() -> None:
+def site_logs_dir() -> Path:
+    """Per-site nginx logs: the platform's, written by nginx's master (root), so outside site folders."""
+    return logs_dir() / "sites"
+
+
+def php_env_dir() -> Path:
+    """Each site's environment, as the PHP file its pool prepends (pool.py)."""
+    return runtime_dir() / "php-fpm" / "env"
+
+
+def _render_nginx_main(sites_include: Path) -> str:
+    return NGINX_MAIN.safe_substitute(
+        RUNTIME=runtime_dir(),
+        PORT=settings.SITES_PORT,
+        USER_LINE=f"user {WEB_USER};" if running_as_root() else "",
+        SITES_INCLUDE=sites_include,
+    )
+
+
+def _render_php_main(pools_include: Path) -> str:
+    return PHP_MAIN.safe_substitute(
+        RUNTIME=runtime_dir(),
+        USER_LINE=f"user = {WEB_USER}\ngroup = {WEB_USER}" if running_as_root() else "",
+        POOLS_INCLUDE=pools_include,
+    )
+
+
+def ensure_runtime_dirs() -> None:
     root = runtime_dir()
     for folder in (nginx_sites_dir(), php_pools_dir(), sockets_dir(), logs_dir(), root / "nginx" / "tmp"):
         folder.mkdir(parents=True, exist_ok=True)
-    nginx_conf().write_text(
-        NGINX_MAIN.safe_substitute(
-            RUNTIME=root, PORT=settings.SITES_PORT, USER_LINE=f"user {WEB_USER};" if running_as_root() else ""
-        )
-    )
-    php_conf().write_text(
-        PHP_MAIN.safe_substitute(
-            RUNTIME=root, USER_LINE=f"user = {WEB_USER}\ngroup = {WEB_USER}" if running_as_root() else ""
-        )
-    )
+    for private in (site_logs_dir(), php_env_dir()):
+        private.mkdir(parents=True, exist_ok=True)
+        # Logs: root's alone. Environments: each file is readable by its own site's group only, and the
+        # folder cannot be listed, so a site cannot even learn which other sites exist.
+        private.chmod(0o700 if private == site_logs_dir() else 0o711)
+
+
+def render_main_configs() -> None:
+    ensure_runtime_dirs()
+    nginx_conf().write_text(_render_nginx_main(nginx_sites_dir()))
+    php_conf().write_text(_render_php_main(php_pools_dir()))
     if running_as_root():
         # Sockets are made by the php-fpm master (root) and handed to each pool's owner.
         os.chmod(sockets_dir(), 0o755)
@@ -126,8 +168,25 @@ def nginx_command() -> list[str]:
 
 
 def php_fpm_command() -> list[str]:
+    """php-fpm's master, in the sandbox's mount namespace (its pools inherit it; see sandbox.py)."""
+    from sites.runtimes.local import sandbox
+
     command = [PHP_FPM, "--nodaemonize", "--fpm-config", str(php_conf())]
-    return [*command, "--allow-to-run-as-root"] if running_as_root() else command
+    if running_as_root():
+        command.append("--allow-to-run-as-root")
+    return sandbox.isolated(command)
+
+
+def start_daemons() -> list[subprocess.Popen]:
+    """Start nginx and php-fpm in the background with their minimal environment (tests, benchmarks)."""
+    from sites.runtimes.local import sandbox, system_user
+
+    render_main_configs()
+    sandbox.firewall_install(system_user.existing_site_uids())
+    return [
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=DAEMON_ENVIRONMENT)
+        for command in (nginx_command(), php_fpm_command())
+    ]
 
 
 def _pid(path: Path) -> int | None:
@@ -137,22 +196,15 @@ def _pid(path: Path) -> int | None:
         return None
 
 
-def nginx_test() -> str | None:
-    """None when the whole configuration is valid, else nginx's complaint."""
-    result = subprocess.run([*nginx_command(), "-t", "-q"], capture_output=True, text=True, check=False)
+def _daemon_test(command: list[str]) -> str | None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=DAEMON_ENVIRONMENT)
     return None if result.returncode == 0 else (result.stderr.strip() or result.stdout.strip())
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            found.add(int(stat.parent.name))
-    return found
+def nginx_test(main_config: Path | None = None) -> str | None:
+    """None when the whole configuration is valid, else nginx's complaint."""
+    config = main_config or nginx_conf()
+    return _daemon_test([NGINX, "-c", str(config), "-e", str(logs_dir() / "nginx-error.log"), "-t", "-q"])
 
 
 def nginx_reload(timeout: float = 10.0) -> None:
@@ -161,19 +213,19 @@ def nginx_reload(timeout: float = 10.0) -> None:
     pid = _pid(runtime_dir() / "nginx" / "nginx.pid")
     if pid is None:
         return
-    before = _children(pid)
+    before = processes.children(pid)
     os.kill(pid, signal.SIGHUP)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        now = _children(pid)
+        now = processes.children(pid)
         if now - before and not now & before:
             return
         time.sleep(0.02)
 
 
-def php_fpm_test() -> str | None:
-    result = subprocess.run([*php_fpm_command(), "--test"], capture_output=True, text=True, check=False)
-    return None if result.returncode == 0 else (result.stderr.strip() or result.stdout.strip())
+def php_fpm_test(main_config: Path | None = None) -> str | None:
+    command = [PHP_FPM, "--fpm-config", str(main_config or php_conf()), "--test"]
+    return _daemon_test([*command, "--allow-to-run-as-root"] if running_as_root() else command)
 
 
 def php_fpm_reload() -> None:
@@ -199,36 +251,86 @@ def daemons_running() -> dict[str, bool]:
     }
 
 
-def apply_config(
-    target: Path,
-    rendered: str,
-    *,
-    test: Callable[[], str | None],
-    reload: Callable[[], None],
-    what: str,
-    mode: int = 0o644,
-) -> bool:
-    """Write `rendered` to `target`, test the daemon's whole configuration, reload on success.
+@contextmanager
+def config_lock() -> Iterator[None]:
+    """One writer of daemon configuration at a time, across every process of this runtime."""
+    ensure_runtime_dirs()
+    with open(runtime_dir() / "config.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
-    On failure the previous file is put back (or the new one removed) and StepError says why, so the
-    running daemon and every other site keep their working configuration. Returns False when the
-    file was already up to date. It reloads even then: a worker killed between writing the file and
-    reloading leaves an up-to-date file that the daemon has never loaded.
+
+class Daemon:
+    """What apply_config needs to know of nginx or php-fpm."""
+
+    def __init__(
+        self,
+        *,
+        live_dir: Callable[[], Path],
+        render_main: Callable[[Path], str],
+        test: Callable[[Path], str | None],
+        reload: Callable[[], None],
+    ) -> None:
+        self.live_dir, self.render_main, self.test, self.reload = live_dir, render_main, test, reload
+
+    def staged_test(self, target: Path, rendered: str | None) -> str | None:
+        """Test the whole configuration as it would be with `target` holding `rendered` (None: removed),
+        on a staged copy: the live folder is never touched."""
+        staging = runtime_dir() / "staging" / self.live_dir().name
+        if staging.exists():
+            for old in staging.iterdir():
+                old.unlink()
+        staging.mkdir(parents=True, exist_ok=True)
+        for live in self.live_dir().glob("*.conf"):
+            if live.name != target.name:
+                (staging / live.name).write_text(live.read_text())
+        if rendered is not None:
+            (staging / target.name).write_text(rendered)
+        main = staging.parent / f"{self.live_dir().name}-main.conf"
+        main.write_text(self.render_main(staging))
+        return self.test(main)
+
+
+NGINX_DAEMON = Daemon(live_dir=nginx_sites_dir, render_main=_render_nginx_main, test=nginx_test, reload=nginx_reload)
+PHP_FPM_DAEMON = Daemon(live_dir=php_pools_dir, render_main=_render_php_main, test=php_fpm_test, reload=php_fpm_reload)
+
+
+def write_atomically(target: Path, content: str, mode: int) -> None:
+    """Readers see the old file or the new one, never half of it."""
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_text(content)
+    temporary.chmod(mode)
+    os.replace(temporary, target)
+
+
+def apply_config(target: Path, rendered: str, *, daemon: Daemon, what: str, mode: int = 0o644) -> bool:
+    """Put `rendered` in `target` if the daemon accepts it, then reload the daemon gracefully.
+
+    Under the config lock: test a staged copy of the whole configuration with the new file, and only
+    on success swap it in atomically and reload. On refusal StepError says why and nothing the daemon
+    reads has changed. Returns False when the file was already up to date. It reloads even then: a
+    worker killed between swapping the file and reloading leaves a file the daemon never loaded.
     """
     from sites.runtimes.base import StepError
 
-    previous = target.read_text() if target.exists() else None
-    if previous == rendered:
-        reload()
-        return False
-    target.write_text(rendered)
-    target.chmod(mode)
-    problem = test()
-    if problem:
-        if previous is None:
-            target.unlink()
-        else:
-            target.write_text(previous)
-        raise StepError(f"{what} was refused: {problem}")
-    reload()
+    with config_lock():
+        previous = target.read_text() if target.exists() else None
+        if previous == rendered:
+            daemon.reload()
+            return False
+        problem = daemon.staged_test(target, rendered)
+        if problem:
+            raise StepError(f"{what} was refused: {problem}")
+        write_atomically(target, rendered, mode)
+        daemon.reload()
     return True
+
+
+def remove_config(target: Path, *, daemon: Daemon) -> None:
+    with config_lock():
+        if target.exists():
+            target.unlink()
+            daemon.reload()

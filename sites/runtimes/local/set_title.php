@@ -4,4 +4,4 @@ $_SERVER['HTTP_HOST'] = getenv('AIPRESS_HOST');
 $_SERVER['REQUEST_URI'] = '/';
 require getenv('AIPRESS_DOCROOT') . '/wp-load.php';
 update_option('blogname', getenv('AIPRESS_TITLE'));
-echo get_option('blogname'), "\n";
+echo "\nAIPRESS-RESULT title ", get_option('blogname'), "\n";

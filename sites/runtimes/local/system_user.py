@@ -1,17 +1,45 @@
-"""When the platform runs as root, each site's PHP runs as a system user of its own, and its folder
-is closed to every other site (owner: the site, group: the web server, mode 0750)."""
+"""When the platform runs as root, each site's PHP runs as a system user of its own, whose group is
+shared with nginx's user only: the site's folders are closed to every other site, and the platform
+puts the user behind the sandbox's packet filter (sandbox.py) the moment it exists."""
 
 import grp
 import os
 import pwd
+import re
+import stat
 import subprocess
 from pathlib import Path
 
+from django.conf import settings
+
+from sites.runtimes.local import sandbox
 from sites.runtimes.local.server import WEB_USER, running_as_root
 
 
 def user_name(key: str) -> str:
     return f"aip-{key}".replace("_", "-")[:32]
+
+
+def _this_runtimes_users() -> re.Pattern[str]:
+    prefix = re.escape(settings.SITES_KEY_PREFIX.replace("_", "-"))
+    return re.compile(rf"^aip-{prefix}t\d+-s\d+$")
+
+
+def existing_site_uids() -> list[int]:
+    """Users of this runtime's sites (not those of another runtime sharing the host)."""
+    pattern = _this_runtimes_users()
+    return [entry.pw_uid for entry in pwd.getpwall() if pattern.match(entry.pw_name)]
+
+
+def ids(key: str) -> tuple[int, int] | None:
+    """(uid, gid) of the site's user, or None when it does not exist or we do not run as root."""
+    if not running_as_root():
+        return None
+    try:
+        entry = pwd.getpwnam(user_name(key))
+    except KeyError:
+        return None
+    return entry.pw_uid, entry.pw_gid
 
 
 def ensure_user(key: str, home: Path) -> tuple[int, int] | None:
@@ -28,7 +56,20 @@ def ensure_user(key: str, home: Path) -> tuple[int, int] | None:
             check=True, capture_output=True,
         )  # fmt: skip
         entry = pwd.getpwnam(name)
+    if WEB_USER not in grp.getgrgid(entry.pw_gid).gr_mem:
+        # nginx serves the site's static files through the site's group; its workers pick the
+        # membership up at the next reload (the web server step reloads).
+        subprocess.run(["gpasswd", "--add", WEB_USER, name], check=True, capture_output=True)
+    sandbox.firewall_add(entry.pw_uid)
     return entry.pw_uid, entry.pw_gid
+
+
+def user_guarded(key: str) -> bool:
+    """The user exists and is behind the packet filter (always true when not running as root)."""
+    if not running_as_root():
+        return True
+    found = ids(key)
+    return found is not None and sandbox.firewall_guards(found[0])
 
 
 def remove_user(key: str) -> None:
@@ -36,22 +77,42 @@ def remove_user(key: str) -> None:
         return
     name = user_name(key)
     try:
-        pwd.getpwnam(name)
+        entry = pwd.getpwnam(name)
     except KeyError:
         return
+    sandbox.firewall_remove(entry.pw_uid)
+    # userdel keeps a group that still has members: take nginx's user out first.
+    subprocess.run(["gpasswd", "--delete", WEB_USER, name], check=False, capture_output=True)
     subprocess.run(["userdel", name], check=True, capture_output=True)
+    subprocess.run(["groupdel", name], check=False, capture_output=True)
 
 
-def close_site_dir(site_dir: Path, ids: tuple[int, int] | None, writable: list[Path]) -> None:
-    """Owner the site, group the web server, 0750; `writable` folders belong to the site."""
+def hand_over(root: Path, ids: tuple[int, int] | None, *, mode: int) -> None:
+    """Give `root` and everything under it to the site's user, without following links.
+
+    The tree may hold links the site made (to /etc/shadow, say): a chown that followed one would hand
+    its target to the site. os.fwalk walks by file descriptor, so a folder swapped for a link half-way
+    is not followed either. Hard links into WordPress's core (shared by every site, owned by root) stay
+    root's, so no site can change them for the others.
+    """
     if ids is None:
         return
-    uid, _gid = ids
-    web_gid = grp.getgrnam(WEB_USER).gr_gid
-    os.chown(site_dir, uid, web_gid)
-    os.chmod(site_dir, 0o750)
-    for folder in writable:
-        for path in [folder, *folder.rglob("*")]:
-            if path.is_dir() or path.stat().st_nlink == 1:  # never chown a hard link into core
-                os.chown(path, uid, web_gid)
-        os.chmod(folder, 0o770)
+    if root.is_symlink():
+        raise ValueError(f"{root} is a link; refusing to hand it over")
+    uid, gid = ids
+    for _, subdirectories, names, folder in os.fwalk(root, follow_symlinks=False):
+        os.fchown(folder, uid, gid)
+        for name in [*names, *subdirectories]:
+            info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+            if stat.S_ISLNK(info.st_mode) or (stat.S_ISREG(info.st_mode) and info.st_nlink > 1):
+                continue
+            os.chown(name, uid, gid, dir_fd=folder, follow_symlinks=False)
+    os.chmod(root, mode)
+
+
+def close(path: Path, ids: tuple[int, int] | None, *, mode: int = 0o750) -> None:
+    """A folder the platform owns, readable by the site's group (the site and nginx) only."""
+    if ids is None:
+        return
+    os.chown(path, 0, ids[1], follow_symlinks=False)
+    os.chmod(path, mode)

@@ -16,7 +16,12 @@ def site_conf(key: str) -> Path:
 
 
 def access_log(key: str) -> Path:
-    return files.site_dir(key) / "logs" / "access.log"
+    # Written by nginx's master (root): never inside a folder the site could plant a link in.
+    return server.site_logs_dir() / f"{key}.access.log"
+
+
+def error_log(key: str) -> Path:
+    return server.site_logs_dir() / f"{key}.error.log"
 
 
 def render(spec: SiteSpec, *, suspended: bool = False) -> str:
@@ -26,18 +31,19 @@ def render(spec: SiteSpec, *, suspended: bool = False) -> str:
         SERVER_NAME=spec.hostname,
         DOCROOT=files.docroot(spec.key),
         ACCESS_LOG=access_log(spec.key),
-        ERROR_LOG=files.site_dir(spec.key) / "logs" / "nginx-error.log",
+        ERROR_LOG=error_log(spec.key),
         FASTCGI_PASS=f"unix:{pool.socket_path(spec.key)}",
         FASTCGI_PARAMS="/etc/nginx/fastcgi_params",
+        # A link the site made must not let nginx (which can read every site) serve another's file.
+        DISABLE_SYMLINKS="if_not_owner from=$document_root",
     )
 
 
 def ensure_server_block(spec: SiteSpec, *, suspended: bool = False) -> str:
-    (files.site_dir(spec.key) / "logs").mkdir(parents=True, exist_ok=True)
     rendered = render(spec, suspended=suspended)
-    # On a refusal the previous block is put back: the other sites keep being served.
+    # On a refusal nothing nginx reads has changed: the other sites keep being served.
     changed = server.apply_config(
-        site_conf(spec.key), rendered, test=server.nginx_test, reload=server.nginx_reload, what="The nginx server block"
+        site_conf(spec.key), rendered, daemon=server.NGINX_DAEMON, what="The nginx server block"
     )
     if not changed:
         return f"server block for {spec.hostname} unchanged"
@@ -49,6 +55,9 @@ def server_block_present(key: str) -> bool:
 
 
 def remove_server_block(key: str) -> None:
-    if site_conf(key).exists():
-        site_conf(key).unlink()
-        server.nginx_reload()
+    server.remove_config(site_conf(key), daemon=server.NGINX_DAEMON)
+
+
+def remove_logs(key: str) -> None:
+    access_log(key).unlink(missing_ok=True)
+    error_log(key).unlink(missing_ok=True)

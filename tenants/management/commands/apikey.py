@@ -29,10 +29,7 @@ class Command(BaseCommand):
                 if not user.is_staff:
                     raise CommandError(f"{user.email} is not platform staff.")
                 key, raw = services.api_key_create(
-                    actor=Actor(user=user, label=f"cli as {user.email}"),
-                    actor_role=None,
-                    tenant=None,
-                    name=options["name"],
+                    actor=Actor.system("cli"), tenant=None, name=options["name"], owner=user
                 )
             else:
                 tenant = selectors.tenant_get_by_slug(options["tenant"])
@@ -42,11 +39,11 @@ class Command(BaseCommand):
                 if owner is None:
                     raise CommandError(f"Tenant “{tenant.slug}” has no owner to hold the key.")
                 key, raw = services.api_key_create(
-                    actor=Actor(user=owner.user, label=f"cli as {owner.user.email}"),
-                    actor_role=Role.OWNER,
+                    actor=Actor.system("cli"),
                     tenant=tenant,
                     name=options["name"],
                     role=options["role"],
+                    owner=owner.user,
                 )
         except ServiceError as exc:
             raise fail_on_service_error(exc) from None

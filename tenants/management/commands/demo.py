@@ -8,7 +8,7 @@ from tenants import selectors, services
 from tenants.audit import Actor
 from tenants.cli import wait_until_active
 from tenants.context_processors import public_url
-from tenants.models import ApiKey, Role, TenantStatus
+from tenants.models import ApiKey, TenantStatus
 
 DEMO_PASSWORD = "aipress-demo-password"  # noqa: S105 - a local demo credential, printed on purpose
 STAFF_EMAIL = "staff@aipress.localhost"
@@ -41,10 +41,8 @@ class Command(BaseCommand):
         tenant = wait_until_active(tenant, options["timeout"])
         # A key's secret cannot be shown twice, so the demo rotates its key: one active demo key remains.
         for old in ApiKey.objects.filter(tenant=tenant, name=DEMO_KEY_NAME, revoked_at=None):
-            services.api_key_revoke(actor=actor, actor_role=Role.OWNER, key=old)
-        _, raw = services.api_key_create(
-            actor=Actor(user=owner, label="demo"), actor_role=Role.OWNER, tenant=tenant, name=DEMO_KEY_NAME
-        )
+            services.api_key_revoke(actor=actor, key=old)
+        _, raw = services.api_key_create(actor=actor, tenant=tenant, name=DEMO_KEY_NAME, owner=owner)
         self.stdout.write(
             "\n".join(
                 [
