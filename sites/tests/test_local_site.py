@@ -185,3 +185,32 @@ def test_a_refused_pool_never_reaches_php_fpm_even_when_another_process_reloads(
     assert server.daemons_running()["php-fpm"]
     assert health.fetch(serving.hostname, "/")[0] == 200
     LocalRuntime().delete(broken)
+
+
+def test_reloading_nginx_cuts_no_response_in_flight(provisioned):
+    """Every site change reloads nginx; visitors of the other sites must not get half a page."""
+    import threading
+
+    _, provision = provisioned
+    spec = provision(122)
+    failures, answered = [], []
+    stop = threading.Event()
+
+    def visit():
+        while not stop.is_set():
+            try:
+                status, _, body = health.fetch(spec.hostname, "/")
+                answered.append(status)
+            except Exception as exc:  # noqa: BLE001 - every failure is the finding
+                failures.append(repr(exc))
+
+    visitors = [threading.Thread(target=visit) for _ in range(3)]
+    for visitor in visitors:
+        visitor.start()
+    for _ in range(25):
+        server.nginx_reload()
+    stop.set()
+    for visitor in visitors:
+        visitor.join()
+    assert failures == []
+    assert len(answered) > 25 and set(answered) == {200}
