@@ -39,6 +39,7 @@ run: services
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
 
 test: services lint node_modules/.installed
 	@bin/ensure-system-packages chromium:chromium

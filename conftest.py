@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 from tenants import services
 from tenants.audit import Actor
 from tenants.models import Role, Tenant, User
-from tenants.schema import drop_tenant_schema, ensure_template_schema
-from tenants.tests.factories import UserFactory
+from tenants.schema import drop_tenant_schema, ensure_template_schema, use_public_schema
+from tenants.tests.factories import TenantFactory, UserFactory
 
 RUN_ID = uuid.uuid4().hex[:8]
 # Sites of this run live here; 0755 so nginx (www-data) and each site's user can reach their folders
@@ -36,13 +36,18 @@ def database_url_of_this_run() -> str:
     """This run's test database as a URL, for the real processes some tests start."""
     db = connection.settings_dict
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    if host.startswith("/"):  # an embedded server's socket folder
+        return f"postgres://{db['USER']}:{db['PASSWORD']}@/{db['NAME']}?host={host}&port={port}"
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{host}:{port}/{db['NAME']}"
 
 
 def pytest_configure() -> None:
     # Keep this run's Redis keys, channel groups and Celery queue apart from `make run` and other runs.
-    settings.CACHES["default"]["KEY_PREFIX"] = f"aipress-test-{RUN_ID}"
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"aipress-test-{RUN_ID}"
+    cache: dict[str, Any] = dict(settings.CACHES["default"])
+    settings.CACHES = {**settings.CACHES, "default": {**cache, "KEY_PREFIX": f"aipress-test-{RUN_ID}"}}
+    layer: dict[str, Any] = dict(settings.CHANNEL_LAYERS["default"])
+    layer["CONFIG"] = {**dict(layer["CONFIG"]), "prefix": f"aipress-test-{RUN_ID}"}
+    settings.CHANNEL_LAYERS = {"default": layer}
     settings.CELERY_TASK_DEFAULT_QUEUE = f"aipress-test-{RUN_ID}"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.SITES_KEY_PREFIX = f"x{RUN_ID}_"
@@ -77,7 +82,7 @@ def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterato
 @pytest.fixture(autouse=True)
 def _public_schema_between_tests() -> Iterator[None]:
     yield
-    connection.set_schema_to_public()
+    use_public_schema()
 
 
 @pytest.fixture
@@ -86,14 +91,13 @@ def make_tenant(db: None) -> Iterator[Callable[..., Tenant]]:
     created: list[str] = []
 
     def make(slug: str | None = None, owner: User | None = None, name: str = "") -> Tenant:
-        owner = owner or UserFactory()
         slug = slug or f"t{uuid.uuid4().hex[:10]}"
-        tenant = services.tenant_create(actor=Actor.of_user(owner), slug=slug, name=name or slug.title(), owner=owner)
+        tenant = TenantFactory.create(slug=slug, name=name or slug.title(), owner=owner or UserFactory.create())
         created.append(tenant.schema_name)
-        return services.tenant_provision(tenant_id=tenant.pk)
+        return tenant
 
     yield make
-    connection.set_schema_to_public()
+    use_public_schema()
     if connection.in_atomic_block:
         return  # the test's transaction is rolled back, schemas and all
     for schema in created:
@@ -142,15 +146,15 @@ def api_key_for() -> Callable[..., str]:
 @pytest.fixture
 def add_member() -> Callable[..., User]:
     def add(tenant: Tenant, role: str = Role.MEMBER, user: User | None = None) -> User:
-        user = user or UserFactory()
-        tenant.memberships.create(user=user, role=role)
-        return user
+        member = user or UserFactory.create()
+        tenant.memberships.create(user=member, role=role)
+        return member
 
     return add
 
 
 @pytest.fixture(scope="session")
-def celery_worker_thread(django_db_setup: None, django_db_blocker: object) -> Iterator[object]:
+def celery_worker_thread(django_db_setup: None, django_db_blocker: Any) -> Iterator[object]:
     """A real Celery worker, consuming this run's queue on the real Redis broker, in a thread."""
     from celery.contrib.testing.worker import start_worker
 
@@ -159,7 +163,7 @@ def celery_worker_thread(django_db_setup: None, django_db_blocker: object) -> It
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
     with (
         django_db_blocker.unblock(),
-        start_worker(  # type: ignore[attr-defined]
+        start_worker(
             app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
         ) as worker,
     ):

@@ -8,6 +8,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
+from kernel import drivers
+
 READINESS_TIMEOUT_SECONDS = 2
 
 
@@ -45,8 +47,24 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+def _drivers() -> dict[str, dict[str, object]]:
+    """Each concern's chosen driver and whether what it drives answers. Only the kind of a failure
+    is shown here (this endpoint is public); `manage.py setup_platform` prints the whole reason."""
+    return {
+        report.concern: {
+            "driver": report.driver,
+            "reachable": report.reachable,
+            **({} if report.reachable else {"problem": report.detail.split(":", 1)[0]}),
+        }
+        for report in drivers.report()
+    }
+
+
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
+    """503 when the control plane itself cannot work (database, Redis, broker). Drivers are reported
+    but do not make it unready: a web process serves the portal and the API whether or not, say, the
+    sites' runtime on this host is up, and a load balancer must not stop routing to it for that."""
     results: dict[str, str] = {}
     failing: list[str] = []
     for name, check in CHECKS.items():
@@ -56,6 +74,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the type goes in the answer
             results[name] = f"unreachable: {type(exc).__name__}"
             failing.append(name)
+    body: dict[str, object] = {"checks": results, "drivers": _drivers()}
     if failing:
-        return JsonResponse({"status": "unavailable", "failing": failing, "checks": results}, status=503)
-    return JsonResponse({"status": "ok", "checks": results})
+        return JsonResponse({"status": "unavailable", "failing": failing, **body}, status=503)
+    return JsonResponse({"status": "ok", **body})

@@ -77,7 +77,7 @@ ROOT_URLCONF = "aipress.urls_tenant"
 AUTH_USER_MODEL = "tenants.User"
 
 MIDDLEWARE = [
-    "aipress.request_context.RequestIdMiddleware",
+    "kernel.request_context.RequestIdMiddleware",
     "tenants.middleware.TenantResolutionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -88,7 +88,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "aipress.request_context.RequestUserMiddleware",
+    "kernel.request_context.RequestUserMiddleware",
     "tenants.middleware.SuspendedTenantMiddleware",
 ]
 
@@ -160,8 +160,14 @@ CELERY_BEAT_SCHEDULE = {
 }
 TENANT_PROVISION_STALE_SECONDS = env.int("TENANT_PROVISION_STALE_SECONDS", default=120)
 
-# --- Sites: which runtime runs them, where they answer, and the local runtime's parts.
-SITES_RUNTIME = env("SITES_RUNTIME", default="local")
+# --- Drivers: for each concern, the driver that does it (a short name, or a class's dotted path).
+# The app that owns a concern checks its driver at start-up (kernel/drivers.py).
+DRIVERS = {
+    "runtime": env("SITES_RUNTIME", default="local"),  # where sites run
+    "secrets": env("SITES_SECRETS", default="local"),  # where their secrets are kept
+}
+
+# --- Sites: where they answer, and the local runtime's parts.
 SITES_DOMAIN = env("SITES_DOMAIN", default="sites.localhost")
 SITES_PORT = env.int("SITES_PORT", default=8080)
 SITES_SCHEME = env("SITES_SCHEME", default="http")
@@ -175,8 +181,10 @@ SITES_MARIADB_URL = env("SITES_MARIADB_URL", default="")
 SITES_DB_HOST = env("SITES_DB_HOST", default="")
 # Prefixes every site's database, user and folder name, so test runs never meet `make run`'s sites.
 SITES_KEY_PREFIX = env("SITES_KEY_PREFIX", default="")
-# A provisioning step queued longer ago than this without progress is queued again by the reconciler.
+# An operation that showed no progress for this long is taken over by the reconciler (its worker died).
 SITES_STEP_STALE_SECONDS = env.int("SITES_STEP_STALE_SECONDS", default=180)
+# How often the reconciler asks the runtime whether every piece of a running site is still there.
+SITES_DRIFT_CHECK_SECONDS = env.int("SITES_DRIFT_CHECK_SECONDS", default=900)
 WORDPRESS_CORE_DIR = Path(env("WORDPRESS_CORE_DIR", default="/usr/share/wordpress"))
 # Site secrets (database passwords, salts, sensitive env vars) are encrypted at rest with these
 # Fernet keys; the first encrypts, all decrypt, so a key can be rotated in without downtime.
@@ -285,7 +293,7 @@ REST_FRAMEWORK = {
         "key_or_user": env("API_THROTTLE_RATE", default="1200/min"),
         "tenant": env("API_TENANT_THROTTLE_RATE", default="3000/min"),
     },
-    "EXCEPTION_HANDLER": "aipress.api.problems.problem_exception_handler",
+    "EXCEPTION_HANDLER": "kernel.problems.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -333,10 +341,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "context": {"()": "aipress.request_context.ContextFilter"},
-        "redact": {"()": "aipress.logging.RedactSecretsFilter"},
+        "context": {"()": "kernel.request_context.ContextFilter"},
+        "redact": {"()": "kernel.logging.RedactSecretsFilter"},
     },
-    "formatters": {"json": {"()": "aipress.logging.JsonFormatter"}},
+    "formatters": {"json": {"()": "kernel.logging.JsonFormatter"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context", "redact"]},
     },

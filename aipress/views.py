@@ -2,7 +2,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
-from aipress.api.problems import problem_response
+from kernel.problems import problem_response
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

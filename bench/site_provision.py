@@ -62,10 +62,10 @@ def main() -> None:  # noqa: PLR0915 - one measured story, told in order
     from django.core.management import call_command
     from django_tenants.utils import tenant_context
 
-    from sites import services
+    from sites import pipeline, services
     from sites.models import Site
-    from sites.runtimes import get_runtime
-    from sites.runtimes.local import health, server
+    from sites.runtimes.local import health, sandbox, server
+    from sites.runtimes.local.runtime import LocalRuntime
     from tenants import services as tenant_services
     from tenants.audit import Actor
     from tenants.models import User
@@ -77,24 +77,23 @@ def main() -> None:  # noqa: PLR0915 - one measured story, told in order
     tenant.max_sites = args.total
     tenant.save()
 
-    server.render_main_configs()
+    daemons = server.start_daemons()  # as the Procfile runs them: sandboxed, minimal environment
     child_env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    daemons = [
-        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for command in (server.nginx_command(), server.php_fpm_command())
-    ]
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "aipress", "worker", "--pool", "prefork", "--concurrency", "2",
          "--loglevel", "WARNING"],
         cwd=ROOT, env=child_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    time.sleep(3)
+    from aipress.celery import app
+
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=1.0):  # the worker answers: it consumes its queue from now on
+        if time.monotonic() > deadline:
+            raise RuntimeError("the Celery worker did not start")
 
     def create_and_time(name: str) -> float:
         start = time.perf_counter()
-        with tenant_context(tenant):
-            site, _ = services.site_create(actor=Actor.of_user(owner), tenant=tenant, name=name, title=name)
-            services.site_provision_start(site=site, tenant=tenant)
+        services.site_request(tenant=tenant, actor=Actor.of_user(owner), name=name, title=name)
         hostname = services.site_hostname(tenant, name)
         deadline = start + 120
         while time.perf_counter() < deadline:
@@ -138,12 +137,17 @@ def main() -> None:  # noqa: PLR0915 - one measured story, told in order
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=30)
+        runtime = LocalRuntime()
         with tenant_context(tenant):
             for site in Site.objects.all():
-                get_runtime().delete(services.site_spec(site=site, tenant=tenant))
+                spec = pipeline.site_spec(site=site, tenant=tenant)
+                for step in reversed(pipeline.STEPS):
+                    if step.concern == "runtime":
+                        runtime.remove(step.name, spec)
         for daemon in daemons:
             daemon.terminate()
             daemon.wait(timeout=15)
+        sandbox.firewall_uninstall()
         shutil.rmtree(work, ignore_errors=True)
 
 

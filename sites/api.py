@@ -1,8 +1,8 @@
-"""Thin API views for sites: parse, call a service or selector, serialize."""
+"""Thin API views for sites: parse, call a service or selector as the request's actor, serialize.
+Every change answers 202 with the operation that carries it out (and a Location to follow it)."""
 
-from collections.abc import Callable
+from typing import Any
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
@@ -10,12 +10,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sites import env_vars, selectors, services
-from sites.models import Site, SiteEnvVar
-from sites.permissions import CanManageSites
+from sites import selectors, services
+from sites.models import Site, SiteOperation
 from sites.serializers import (
+    EnvVarAcceptedSerializer,
     EnvVarSerializer,
     EnvVarWriteSerializer,
+    OperationAcceptedSerializer,
+    OperationSerializer,
+    SiteAcceptedSerializer,
     SiteCreatedSerializer,
     SiteCreateSerializer,
     SiteEventSerializer,
@@ -24,99 +27,130 @@ from sites.serializers import (
 )
 from tenants.audit import Actor
 from tenants.permissions import IsTenantMember
+from tenants.requests import tenant_of
 
 
-def _site(name: str) -> Site:
-    site = selectors.site_get(name)
-    if site is None:
-        raise Http404
-    return site
+def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _accepted(request: Request, site: Site, operation: SiteOperation, **extra: Any) -> Response:
+    operation.site = site
+    body = SiteSerializer(site, context={"tenant": tenant_of(request)}).data | {
+        "operation": OperationSerializer(operation).data,
+        **extra,
+    }
+    response = Response(body, status=status.HTTP_202_ACCEPTED)
+    response["Location"] = body["operation"]["url"]
+    return response
+
+
+def _site_now(request: Request, name: str) -> Site:
+    return selectors.site_get(tenant=tenant_of(request), actor=Actor.from_request(request), name=name)
 
 
 class SiteListApi(APIView):
-    permission_classes = [IsAuthenticated, IsTenantMember, CanManageSites]
+    permission_classes = [IsAuthenticated, IsTenantMember]
 
     @extend_schema(responses=SiteSerializer(many=True), summary="Sites of the tenant")
     def get(self, request: Request) -> Response:
-        return Response(SiteSerializer(selectors.site_list(), many=True, context={"tenant": request.tenant}).data)
+        sites = selectors.site_list(tenant=tenant_of(request), actor=Actor.from_request(request))
+        return Response(SiteSerializer(sites, many=True, context={"tenant": tenant_of(request)}).data)
 
     @extend_schema(
         request=SiteCreateSerializer,
         responses={202: SiteCreatedSerializer},
-        summary="Create a site; it is provisioned in the background (watch /events/ or /ws/events/)",
+        summary="Create a site; it is provisioned in the background (follow its operation)",
     )
     def post(self, request: Request) -> Response:
-        data = SiteCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        site, admin_password = services.site_request(
-            actor=Actor.from_request(request),
-            tenant=request.tenant,
-            name=data.validated_data["name"],
-            title=data.validated_data["title"],
+        data = _valid(SiteCreateSerializer, request)
+        site, operation, admin_password = services.site_request(
+            tenant=tenant_of(request), actor=Actor.from_request(request), name=data["name"], title=data["title"]
         )
-        body = SiteSerializer(site, context={"tenant": request.tenant}).data | {"admin_password": admin_password}
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        return _accepted(request, site, operation, admin_password=admin_password)
 
 
 class SiteDetailApi(APIView):
-    permission_classes = [IsAuthenticated, IsTenantMember, CanManageSites]
+    permission_classes = [IsAuthenticated, IsTenantMember]
 
     @extend_schema(responses=SiteSerializer, summary="One site")
     def get(self, request: Request, name: str) -> Response:
-        return Response(SiteSerializer(_site(name), context={"tenant": request.tenant}).data)
+        return Response(SiteSerializer(_site_now(request, name), context={"tenant": tenant_of(request)}).data)
 
-    @extend_schema(request=SiteUpdateSerializer, responses=SiteSerializer, summary="Change title or scaling")
+    @extend_schema(
+        request=SiteUpdateSerializer, responses={202: SiteAcceptedSerializer}, summary="Change title or scaling"
+    )
     def patch(self, request: Request, name: str) -> Response:
-        data = SiteUpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        site = services.site_update(
+        data = _valid(SiteUpdateSerializer, request)
+        operation = services.site_update(
+            tenant=tenant_of(request),
             actor=Actor.from_request(request),
-            site=_site(name),
-            tenant=request.tenant,
-            title=data.validated_data.get("title"),
-            max_php_workers=data.validated_data.get("scaling", {}).get("max_php_workers"),
+            name=name,
+            title=data.get("title"),
+            max_php_workers=data.get("scaling", {}).get("max_php_workers"),
         )
-        return Response(SiteSerializer(site, context={"tenant": request.tenant}).data)
+        return _accepted(request, _site_now(request, name), operation)
 
-    @extend_schema(responses={202: SiteSerializer}, summary="Delete a site and everything it owned")
+    @extend_schema(responses={202: SiteAcceptedSerializer}, summary="Delete a site and everything it owned")
     def delete(self, request: Request, name: str) -> Response:
-        site = services.site_delete(actor=Actor.from_request(request), site=_site(name), tenant=request.tenant)
-        return Response(SiteSerializer(site, context={"tenant": request.tenant}).data, status=status.HTTP_202_ACCEPTED)
+        operation = services.site_delete(tenant=tenant_of(request), actor=Actor.from_request(request), name=name)
+        return _accepted(request, _site_now(request, name), operation)
 
 
-def _site_action(service: Callable[..., Site], summary: str) -> type[APIView]:
-    """A POST that applies one state change to a site (suspend, resume)."""
+def _site_action(service: Any, summary: str) -> type[APIView]:
+    """A POST that asks for one change of a site's state (suspend, resume, retry)."""
 
     class SiteActionApi(APIView):
-        permission_classes = [IsAuthenticated, IsTenantMember, CanManageSites]
+        permission_classes = [IsAuthenticated, IsTenantMember]
 
-        @extend_schema(request=None, responses=SiteSerializer, summary=summary)
+        @extend_schema(request=None, responses={202: SiteAcceptedSerializer}, summary=summary)
         def post(self, request: Request, name: str) -> Response:
-            site = service(actor=Actor.from_request(request), site=_site(name), tenant=request.tenant)
-            return Response(SiteSerializer(site, context={"tenant": request.tenant}).data)
+            operation = service(tenant=tenant_of(request), actor=Actor.from_request(request), name=name)
+            return _accepted(request, _site_now(request, name), operation)
 
     return SiteActionApi
 
 
 SiteSuspendApi = _site_action(services.site_suspend, "Suspend a site (it answers 503)")
 SiteResumeApi = _site_action(services.site_resume, "Resume a suspended site")
+SiteRetryApi = _site_action(services.site_retry, "Run a failed site's steps again")
 
 
-class SiteEventsApi(APIView):
+def _site_listing(selector: Any, serializer: type, summary: str) -> type[APIView]:
+    """A GET of one list about a site (its events, its operations), newest first."""
+
+    class SiteListingApi(APIView):
+        permission_classes = [IsAuthenticated, IsTenantMember]
+
+        @extend_schema(responses=serializer(many=True), summary=summary)
+        def get(self, request: Request, name: str) -> Response:
+            found = selector(tenant=tenant_of(request), actor=Actor.from_request(request), name=name)
+            return Response(serializer(found, many=True).data)
+
+    return SiteListingApi
+
+
+SiteEventsApi = _site_listing(selectors.site_events, SiteEventSerializer, "What happened to a site, newest first")
+SiteOperationListApi = _site_listing(
+    selectors.site_operations, OperationSerializer, "The site's operations, newest first"
+)
+
+
+class SiteOperationDetailApi(APIView):
     permission_classes = [IsAuthenticated, IsTenantMember]
 
-    @extend_schema(responses=SiteEventSerializer(many=True), summary="What happened to a site, newest first")
-    def get(self, request: Request, name: str) -> Response:
-        return Response(SiteEventSerializer(selectors.site_events(_site(name)), many=True).data)
+    @extend_schema(responses=OperationSerializer, summary="One operation: its state and the step it is at")
+    def get(self, request: Request, name: str, operation_id: int) -> Response:
+        operation = selectors.site_operation(
+            tenant=tenant_of(request), actor=Actor.from_request(request), name=name, operation_id=operation_id
+        )
+        return Response(OperationSerializer(operation).data)
 
 
-def _env_body(var: SiteEnvVar) -> dict:
-    return {
-        "name": var.name,
-        "value": env_vars.shown_value(var),
-        "sensitive": var.sensitive,
-        "updated_at": var.updated_at,
-    }
+def _env_body(var: Any, shown: str) -> dict[str, Any]:
+    return {"name": var.name, "value": shown, "sensitive": var.sensitive, "updated_at": var.updated_at}
 
 
 class SiteEnvListApi(APIView):
@@ -124,42 +158,41 @@ class SiteEnvListApi(APIView):
 
     @extend_schema(responses=EnvVarSerializer(many=True), summary="The site's env vars (sensitive values masked)")
     def get(self, request: Request, name: str) -> Response:
-        site = _site(name)
-        return Response([_env_body(v) for v in SiteEnvVar.objects.filter(site=site)])
+        env = selectors.site_env_vars(tenant=tenant_of(request), actor=Actor.from_request(request), name=name)
+        return Response([_env_body(var, shown) for var, shown in env])
 
 
 class SiteEnvDetailApi(APIView):
-    permission_classes = [IsAuthenticated, IsTenantMember, CanManageSites]
-
-    def _var(self, site: Site, key: str) -> SiteEnvVar:
-        var = SiteEnvVar.objects.filter(site=site, name=key).first()
-        if var is None:
-            raise Http404
-        return var
+    permission_classes = [IsAuthenticated, IsTenantMember]
 
     @extend_schema(responses=EnvVarSerializer, summary="One env var (masked when sensitive)")
     def get(self, request: Request, name: str, key: str) -> Response:
-        return Response(_env_body(self._var(_site(name), key)))
+        var, shown = selectors.site_env_var(
+            tenant=tenant_of(request), actor=Actor.from_request(request), name=name, key=key
+        )
+        return Response(_env_body(var, shown))
 
     @extend_schema(
-        request=EnvVarWriteSerializer, responses=EnvVarSerializer, summary="Set an env var; the site sees it at once"
+        request=EnvVarWriteSerializer,
+        responses={202: EnvVarAcceptedSerializer},
+        summary="Set an env var; an operation applies it to the running site",
     )
     def put(self, request: Request, name: str, key: str) -> Response:
-        data = EnvVarWriteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        var = env_vars.env_set(
-            actor=Actor.from_request(request),
-            site=_site(name),
-            tenant=request.tenant,
-            name=key,
-            value=data.validated_data["value"],
-            sensitive=data.validated_data["sensitive"],
+        data = _valid(EnvVarWriteSerializer, request)
+        actor = Actor.from_request(request)
+        var, operation = services.env_set(
+            tenant=tenant_of(request), actor=actor, name=name, key=key, value=data["value"], sensitive=data["sensitive"]
         )
-        return Response(_env_body(var))
+        var, shown = selectors.site_env_var(tenant=tenant_of(request), actor=actor, name=name, key=var.name)
+        operation.site = var.site
+        body = _env_body(var, shown) | {"operation": OperationSerializer(operation).data}
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["operation"]["url"]})
 
-    @extend_schema(responses={204: None}, summary="Remove an env var")
+    @extend_schema(responses={202: OperationAcceptedSerializer}, summary="Remove an env var")
     def delete(self, request: Request, name: str, key: str) -> Response:
-        site = _site(name)
-        self._var(site, key)
-        env_vars.env_delete(actor=Actor.from_request(request), site=site, tenant=request.tenant, name=key)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        operation = services.env_delete(
+            tenant=tenant_of(request), actor=Actor.from_request(request), name=name, key=key
+        )
+        operation.site = _site_now(request, name)
+        body = {"operation": OperationSerializer(operation).data}
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["operation"]["url"]})

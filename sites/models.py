@@ -1,7 +1,15 @@
-"""A tenant's sites and their history. These tables live in each tenant's schema."""
+"""A tenant's sites, the operations that change them, and their history. These tables live in each
+tenant's schema."""
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+
+# One definition of what a site's name and title may be, for the services, the API and the portal.
+SITE_NAME_MAX_LENGTH = 40
+SITE_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
+SITE_TITLE_MAX_LENGTH = 200
+MAX_PHP_WORKERS_LIMIT = 32
 
 
 class SiteStatus(models.TextChoices):
@@ -20,7 +28,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     SiteStatus.REQUESTED: frozenset({SiteStatus.PROVISIONING, SiteStatus.FAILED, SiteStatus.DELETING}),
     SiteStatus.PROVISIONING: frozenset({SiteStatus.READY, SiteStatus.FAILED, SiteStatus.DELETING}),
     SiteStatus.READY: frozenset({SiteStatus.UPDATING, SiteStatus.SUSPENDED, SiteStatus.DELETING}),
-    SiteStatus.UPDATING: frozenset({SiteStatus.READY, SiteStatus.FAILED}),
+    SiteStatus.UPDATING: frozenset({SiteStatus.READY, SiteStatus.FAILED, SiteStatus.DELETING}),
     SiteStatus.SUSPENDED: frozenset({SiteStatus.READY, SiteStatus.DELETING}),
     SiteStatus.FAILED: frozenset({SiteStatus.PROVISIONING, SiteStatus.DELETING}),
     SiteStatus.DELETING: frozenset({SiteStatus.DELETED}),
@@ -29,8 +37,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 class Site(models.Model):
-    slug = models.SlugField(max_length=40, unique=True, help_text="The site's name; part of its hostname.")
-    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=SITE_NAME_MAX_LENGTH, help_text="The site's name; part of its hostname.")
+    title = models.CharField(max_length=SITE_TITLE_MAX_LENGTH)
     status = models.CharField(max_length=16, choices=SiteStatus.choices, default=SiteStatus.REQUESTED)
     runtime = models.CharField(max_length=32)
     wordpress_version = models.CharField(max_length=32, blank=True)
@@ -42,23 +50,87 @@ class Site(models.Model):
     )
     created_by_email = models.EmailField(blank=True, help_text="Kept for display if the user is gone.")
     last_error = models.TextField(blank=True)
-    # Where provisioning is: the index of the next step to run, and when the current one was queued.
-    # The reconciler resumes from here when a worker died mid-way.
-    provision_step = models.PositiveSmallIntegerField(default=0)
     # Suspended because its tenant was: resuming the tenant resumes exactly these sites.
     suspended_with_tenant = models.BooleanField(default=False)
-    step_queued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            # A deleted site keeps its row and its history; its name is free for a new site.
+            models.UniqueConstraint(fields=["slug"], condition=~Q(status="deleted"), name="site_unique_live_slug")
+        ]
 
     def __str__(self) -> str:
         return self.slug
 
     def can_become(self, status: str) -> bool:
         return status in TRANSITIONS[self.status]
+
+
+class OperationKind(models.TextChoices):
+    CREATE = "create", "Create"
+    UPDATE = "update", "Update"
+    ENV = "env", "Apply env vars"
+    SUSPEND = "suspend", "Suspend"
+    RESUME = "resume", "Resume"
+    DELETE = "delete", "Delete"
+    RETRY = "retry", "Retry"
+    REPAIR = "repair", "Repair"
+
+
+class OperationState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"  # for long work a step started (a handle is polled), or to retry
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+UNFINISHED_STATES = (OperationState.QUEUED, OperationState.RUNNING, OperationState.WAITING)
+
+
+class SiteOperation(models.Model):
+    """One change to a site (create, update, env, suspend, resume, delete, retry, repair), run by the
+    pipeline on the worker, step by step. A site's operations run one at a time, in order."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="operations")
+    kind = models.CharField(max_length=16, choices=OperationKind.choices)
+    state = models.CharField(max_length=16, choices=OperationState.choices, default=OperationState.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    requested_by_label = models.CharField(max_length=200, help_text="Who asked: a person, a key, or a system actor.")
+    # What this operation does, fixed when it is requested (e.g. the new title of an update).
+    params = models.JSONField(default=dict, blank=True)
+    # Where it is: the index of the next step of its plan to run, and that step's name.
+    step_index = models.PositiveSmallIntegerField(default=0)
+    current_step = models.CharField(max_length=32, blank=True)
+    steps_total = models.PositiveSmallIntegerField(default=0)
+    # A long-running step's handle, polled again at poll_at (also: when to retry after a failure).
+    handle = models.TextField(blank=True)
+    poll_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Failed attempts of the current step.")
+    # Which worker runs it, and when it last showed life: a stale one is taken over by the reconciler.
+    claimed_by = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["site", "state"], name="site_operation_site_state")]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.kind} {self.state}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state not in UNFINISHED_STATES
 
 
 class SiteEvent(models.Model):
@@ -69,8 +141,12 @@ class SiteEvent(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         REPAIRED = "repaired", "Repaired"
+        WAITING = "waiting", "Waiting"
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="events")
+    operation = models.ForeignKey(
+        SiteOperation, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
     step = models.CharField(max_length=32)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     detail = models.TextField(blank=True)
@@ -86,11 +162,11 @@ class SiteEvent(models.Model):
 
 class SiteSecret(models.Model):
     """A value the site needs but nobody reads back: the database password, the WordPress salts.
-    Stored encrypted (sites.secrets); only the runtime decrypts it, to hand it to the site."""
+    Only a reference is kept here; the secret store (sites.drivers.secret_store) holds the value."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="secrets")
     name = models.CharField(max_length=64)
-    ciphertext = models.TextField()
+    reference = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -102,11 +178,11 @@ class SiteSecret(models.Model):
 
 class SiteEnvVar(models.Model):
     """A key/value the site's PHP sees in its environment (third-party integrations). Every value is
-    encrypted at rest; a sensitive one is never shown again after it is set."""
+    kept by the secret store; a sensitive one is never shown again after it is set."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="env_vars")
     name = models.CharField(max_length=128)
-    ciphertext = models.TextField()
+    reference = models.TextField()
     sensitive = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,12 +1,35 @@
+"""Shapes of the sites API's requests and responses. What a name, a title or a value may be is the
+services' to say (sites.services, sites.rules); these only read the shape."""
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from sites.models import Site, SiteEvent, SiteStatus
+from sites.models import OperationKind, OperationState, Site, SiteEvent, SiteOperation, SiteStatus
 from sites.services import site_hostname
 from sites.services_urls import site_url_for
 
 
 class ScalingSerializer(serializers.Serializer):
     max_php_workers = serializers.IntegerField()
+
+
+class OperationSerializer(serializers.ModelSerializer):
+    kind = serializers.ChoiceField(choices=OperationKind.choices)
+    state = serializers.ChoiceField(choices=OperationState.choices)
+    step = serializers.CharField(source="current_step", help_text="The step running now, or the last one.")
+    requested_by = serializers.CharField(source="requested_by_label")
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SiteOperation
+        fields = [
+            "id", "kind", "state", "step", "step_index", "steps_total", "requested_by", "error",
+            "created_at", "started_at", "finished_at", "url",
+        ]  # fmt: skip
+
+    def get_url(self, operation: SiteOperation) -> str:
+        return reverse("api-site-operation", kwargs={"name": operation.site.slug, "operation_id": operation.pk})
 
 
 class SiteSerializer(serializers.ModelSerializer):
@@ -32,20 +55,33 @@ class SiteSerializer(serializers.ModelSerializer):
     def get_admin_url(self, site: Site) -> str:
         return self._url(site) + "wp-admin/"
 
-    def get_scaling(self, site: Site) -> dict:
+    @extend_schema_field(ScalingSerializer)
+    def get_scaling(self, site: Site) -> dict[str, int]:
         return {"max_php_workers": site.max_php_workers}
 
 
-class SiteCreatedSerializer(SiteSerializer):
-    admin_password = serializers.CharField(help_text="The WordPress admin password. Shown only in this response.")
+class SiteAcceptedSerializer(SiteSerializer):
+    operation = OperationSerializer(help_text="The queued change; follow it at its url.")
 
     class Meta(SiteSerializer.Meta):
-        fields = [*SiteSerializer.Meta.fields, "admin_password"]
+        fields = [*SiteSerializer.Meta.fields, "operation"]
+
+
+class SiteCreatedSerializer(SiteAcceptedSerializer):
+    admin_password = serializers.CharField(help_text="The WordPress admin password. Shown only in this response.")
+
+    class Meta(SiteAcceptedSerializer.Meta):
+        fields = [*SiteAcceptedSerializer.Meta.fields, "admin_password"]
 
 
 class SiteCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=64)
-    title = serializers.CharField(max_length=250, required=False, allow_blank=True, default="")
+    name = serializers.CharField()
+    title = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SiteUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(required=False)
+    scaling = ScalingSerializer(required=False)
 
 
 class SiteEventSerializer(serializers.ModelSerializer):
@@ -61,11 +97,14 @@ class EnvVarSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class EnvVarAcceptedSerializer(EnvVarSerializer):
+    operation = OperationSerializer(help_text="Applies the site's env vars to the running site.")
+
+
+class OperationAcceptedSerializer(serializers.Serializer):
+    operation = OperationSerializer()
+
+
 class EnvVarWriteSerializer(serializers.Serializer):
-    value = serializers.CharField(allow_blank=True, max_length=8192, trim_whitespace=False)
+    value = serializers.CharField(allow_blank=True, trim_whitespace=False)
     sensitive = serializers.BooleanField(default=False)
-
-
-class SiteUpdateSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=250, required=False)
-    scaling = ScalingSerializer(required=False)

@@ -1,25 +1,47 @@
-"""Every write to sites. Atomic; each writes a SiteEvent (the site's audit trail, in the tenant's
-schema) and keeps the public inventory row in step."""
+"""Every write to sites.
+
+Each service takes the tenant and the acting user (or a named system actor), enters the tenant's
+schema itself, checks the actor's role there (tenants.roles), writes the tenant's audit trail, and
+asks for the change as a SiteOperation: the pipeline (sites.pipeline) runs it on the worker once the
+transaction has committed. No service calls a runtime: a web request only records what is wanted.
+"""
 
 import re
 import secrets as random_secrets
-import time
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_tenants.utils import tenant_context
 
-from aipress.errors import Conflict, InvalidInput
-from sites import secrets
+from kernel.errors import Conflict, InvalidInput, NotFound
+from sites import pipeline
+from sites.drivers import RUNTIME, secret_store
 from sites.inventory.models import SiteRecord
-from sites.models import TRANSITIONS, Site, SiteEvent, SiteSecret, SiteStatus
-from sites.runtimes import get_runtime
-from sites.runtimes.base import SiteSpec
-from tenants.audit import Actor
+from sites.models import (
+    MAX_PHP_WORKERS_LIMIT,
+    SITE_NAME_PATTERN,
+    SITE_TITLE_MAX_LENGTH,
+    UNFINISHED_STATES,
+    OperationKind,
+    OperationState,
+    Site,
+    SiteEnvVar,
+    SiteEvent,
+    SiteOperation,
+    SiteSecret,
+    SiteStatus,
+)
+from sites.rules import check_env_name, check_env_value
+from sites.spec import ADMIN_PASSWORD_SECRET, GENERATED_SECRETS
+from tenants.audit import Actor, audit_record
 from tenants.events import publish_tenant_event
 from tenants.models import Tenant
+from tenants.roles import SITE_WRITERS, require_role
 
-SITE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
+_NAME = re.compile(SITE_NAME_PATTERN)
+WRITE_REFUSED = "Your role can see sites but not change them."
 
 
 def site_hostname(tenant: Tenant, slug: str) -> str:
@@ -27,9 +49,9 @@ def site_hostname(tenant: Tenant, slug: str) -> str:
     return f"{slug}--{tenant.slug}.{settings.SITES_DOMAIN}"
 
 
-def _validate_name(slug: str) -> str:
-    slug = (slug or "").strip().lower()
-    if not SITE_NAME_PATTERN.match(slug):
+def validate_name(name: str) -> str:
+    slug = (name or "").strip().lower()
+    if not _NAME.match(slug):
         raise InvalidInput(
             "Use 2 to 40 characters: lowercase letters, digits and hyphens, starting with a letter.", field="name"
         )
@@ -38,278 +60,300 @@ def _validate_name(slug: str) -> str:
     return slug
 
 
-ADMIN_PASSWORD_SECRET = "WP_ADMIN_PASSWORD"  # noqa: S105 - the name of a secret, not a secret
+def validate_title(title: str, *, field: str = "title") -> str:
+    title = (title or "").strip()
+    if not title or len(title) > SITE_TITLE_MAX_LENGTH:
+        raise InvalidInput(f"Give a title of 1 to {SITE_TITLE_MAX_LENGTH} characters.", field=field)
+    if any(ord(character) < 32 for character in title):
+        raise InvalidInput("A title is one line of text, without control characters.", field=field)
+    return title
 
 
-def site_create(*, actor: Actor, tenant: Tenant, name: str, title: str = "") -> tuple[Site, str]:
-    """Record a new site in `requested`, with its secrets generated and encrypted.
+def _live_site(name: str, *, for_update: bool = False) -> Site:
+    """The tenant's site of that name (the tenant's schema is active), or NotFound."""
+    sites = Site.objects.exclude(status=SiteStatus.DELETED).filter(slug=(name or "").strip().lower())
+    site = (sites.select_for_update(no_key=True) if for_update else sites).first()
+    if site is None:
+        raise NotFound(f"No site “{name}” here.")
+    return site
 
-    Returns the site and its WordPress admin password, which is shown to the requester once: it
-    is kept encrypted only until WordPress is installed with it, then deleted.
-    """
-    slug = _validate_name(name)
-    title = (title or "").strip() or slug
-    if len(title) > 200:
-        raise InvalidInput("Use at most 200 characters.", field="title")
-    runtime = get_runtime()
-    with transaction.atomic():
+
+def _attention_deadline() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.SITES_STEP_STALE_SECONDS)
+
+
+def _queue(*, site: Site, tenant: Tenant, actor: Actor, kind: str, params: dict | None = None) -> SiteOperation:
+    """Record an operation; the pipeline picks it up once this transaction commits."""
+    operation = SiteOperation.objects.create(
+        site=site,
+        kind=kind,
+        requested_by=actor.user,
+        requested_by_label=actor.label[:200],
+        params=params or {},
+        steps_total=len(pipeline.plan(kind)),
+    )
+    SiteRecord.objects.filter(tenant=tenant, site_id=site.pk).update(attention_at=_attention_deadline())
+    publish_tenant_event(tenant.pk, "site.operation", pipeline.operation_payload(site, operation))
+    transaction.on_commit(lambda: pipeline.kick(tenant, site.pk))
+    return operation
+
+
+def _busy_with(site: Site) -> SiteOperation | None:
+    """An unfinished operation that a new change must not overtake (env updates queue behind anything)."""
+    return (
+        SiteOperation.objects.filter(site=site, state__in=UNFINISHED_STATES)
+        .exclude(kind=OperationKind.ENV)
+        .order_by("id")
+        .first()
+    )
+
+
+def _refuse_if_busy(site: Site) -> None:
+    busy = _busy_with(site)
+    if busy is not None:
+        where = f", step {busy.step_index + 1} of {busy.steps_total}" if busy.state != OperationState.QUEUED else ""
+        raise Conflict(
+            f"“{site.slug}” is busy: its {busy.kind} operation is {busy.state}{where}. "
+            "Try again when it has finished (GET its operations to follow it)."
+        )
+
+
+def _require_status(site: Site, *allowed: str, action: str) -> None:
+    if site.status not in allowed:
+        raise Conflict(f"A site that is {site.status} cannot be {action}.")
+
+
+# --- Requests ----------------------------------------------------------------------------------
+
+
+def site_request(*, tenant: Tenant, actor: Actor, name: str, title: str = "") -> tuple[Site, SiteOperation, str]:
+    """A new site, created on the worker from now on. Returns the site, its create operation, and
+    its WordPress admin password, shown once: kept by the secret store only until WordPress is
+    installed with it."""
+    require_role(actor, tenant, SITE_WRITERS, WRITE_REFUSED)
+    slug = validate_name(name)
+    title = validate_title(title or slug)
+    store = secret_store()
+    with tenant_context(tenant), transaction.atomic():
         # Lock the tenant row: two concurrent creations cannot both slip under the plan's limit.
-        Tenant.objects.select_for_update().get(pk=tenant.pk)
+        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
         live = Site.objects.exclude(status=SiteStatus.DELETED).count()
-        if live >= tenant.max_sites:
-            raise Conflict(f"The plan allows {tenant.max_sites} sites; delete one or ask for a larger plan.")
+        if live >= locked.max_sites:
+            raise Conflict(f"The plan allows {locked.max_sites} sites; delete one or ask for a larger plan.")
         if Site.objects.filter(slug=slug).exclude(status=SiteStatus.DELETED).exists():
             raise InvalidInput(f"A site named “{slug}” already exists.", field="name")
-        Site.objects.filter(slug=slug, status=SiteStatus.DELETED).delete()
         try:
             with transaction.atomic():
                 site = Site.objects.create(
                     slug=slug,
                     title=title,
-                    runtime=runtime.name,
+                    runtime=str(settings.DRIVERS[RUNTIME.name]),
                     created_by=actor.user,
                     created_by_email=actor.user.email if actor.user else "",
                     status=SiteStatus.REQUESTED,
                 )
         except IntegrityError:
             raise InvalidInput(f"A site named “{slug}” already exists.", field="name") from None
-        for secret_name in runtime.secret_names():
+        owner = f"t{tenant.pk}_s{site.pk}"
+        for secret_name in GENERATED_SECRETS:
             value = random_secrets.token_urlsafe(48)
-            SiteSecret.objects.create(site=site, name=secret_name, ciphertext=secrets.encrypt(value))
-        admin_password = random_secrets.token_urlsafe(18)
-        SiteSecret.objects.create(site=site, name=ADMIN_PASSWORD_SECRET, ciphertext=secrets.encrypt(admin_password))
-        SiteRecord.objects.update_or_create(
-            tenant=tenant,
-            slug=slug,
-            defaults={
-                "site_id": site.pk,
-                "status": site.status,
-                "runtime": site.runtime,
-                "hostname": site_hostname(tenant, slug),
-            },
-        )
-        SiteEvent.objects.create(site=site, step="request", outcome=SiteEvent.Outcome.SUCCEEDED, detail=actor.label)
-    return site, admin_password
-
-
-def site_request(*, actor: Actor, tenant: Tenant, name: str, title: str = "") -> tuple[Site, str]:
-    """What a member asks for (portal, API, CLI): a new site, provisioning from now on.
-    Returns the site and its WordPress admin password, to be shown once."""
-    with transaction.atomic():
-        site, admin_password = site_create(actor=actor, tenant=tenant, name=name, title=title)
-        site = site_provision_start(site=site, tenant=tenant)
-    return site, admin_password
-
-
-def site_transition(*, site: Site, tenant: Tenant, to: str, detail: str = "") -> Site:
-    """Move a site to `to`, if its life allows it (409 otherwise)."""
-    with transaction.atomic():
-        current = Site.objects.select_for_update().get(pk=site.pk)
-        if to not in TRANSITIONS[current.status]:
-            raise Conflict(f"A site that is {current.status} cannot become {to}.")
-        current.status = to
-        current.save(update_fields=["status", "updated_at"])
-        SiteRecord.objects.filter(tenant=tenant, slug=current.slug).update(status=to)
-        SiteEvent.objects.create(site=current, step=f"status:{to}", outcome=SiteEvent.Outcome.SUCCEEDED, detail=detail)
-    return current
-
-
-def env_for_runtime(site: Site) -> dict[str, str]:
-    from sites.env_vars import env_for_runtime as decrypted_env
-
-    return decrypted_env(site)
-
-
-def site_spec(*, site: Site, tenant: Tenant) -> SiteSpec:
-    """What the runtime needs, with the site's secrets decrypted (in memory only)."""
-    decrypted = {s.name: secrets.decrypt(s.ciphertext) for s in SiteSecret.objects.filter(site=site)}
-    return SiteSpec(
-        tenant_id=tenant.pk,
-        tenant_slug=tenant.slug,
-        site_id=site.pk,
-        slug=site.slug,
-        title=site.title,
-        hostname=site_hostname(tenant, site.slug),
-        max_php_workers=site.max_php_workers,
-        admin_email=site.created_by_email,
-        secrets=decrypted,
-        env=env_for_runtime(site),
-    )
-
-
-# --- Provisioning, deletion, suspension -------------------------------------------------------
-
-
-def _event(
-    site: Site, tenant: Tenant, *, step: str, outcome: str, detail: str = "", duration_ms: int | None = None
-) -> None:
-    SiteEvent.objects.create(site=site, step=step, outcome=outcome, detail=detail[:2000], duration_ms=duration_ms)
-    publish_tenant_event(
-        tenant.pk,
-        "site.progress",
-        {"site": site.slug, "step": step, "outcome": outcome, "detail": detail[:300], "status": site.status},
-    )
-
-
-def site_provision_start(*, site: Site, tenant: Tenant) -> Site:
-    """Begin (or retry) provisioning from the first step not yet done; the steps run on the worker."""
-    with transaction.atomic():
-        site = site_transition(site=site, tenant=tenant, to=SiteStatus.PROVISIONING)
-        Site.objects.filter(pk=site.pk).update(step_queued_at=timezone.now(), last_error="")
-        transaction.on_commit(lambda: _queue_step(tenant, site.pk))
-    return site
-
-
-def _queue_step(tenant: Tenant, site_id: int) -> None:
-    from sites.tasks import site_provision_step
-    from tenants.tasks import send_in_tenant
-
-    send_in_tenant(site_provision_step, tenant, site_id)
-
-
-def site_run_next_step(*, site_id: int, tenant: Tenant) -> str:
-    """Run the site's next provisioning step. Returns "next", "done" or "idle" (nothing to do)."""
-    runtime = get_runtime()
-    site = Site.objects.filter(pk=site_id).first()
-    if site is None or site.status != SiteStatus.PROVISIONING:
-        return "idle"
-    if site.provision_step >= len(runtime.steps):
-        return "done"
-    step = runtime.steps[site.provision_step]
-    spec = site_spec(site=site, tenant=tenant)
-    started = time.monotonic()
-    try:
-        detail = runtime.provision_step(step, spec)
-    except Exception as exc:
-        _event(
-            site,
-            tenant,
-            step=step,
-            outcome=SiteEvent.Outcome.FAILED,
-            detail=f"{type(exc).__name__}: {exc}",
-            duration_ms=int((time.monotonic() - started) * 1000),
-        )
-        Site.objects.filter(pk=site.pk).update(last_error=f"{step}: {exc}"[:2000])
-        raise
-    duration_ms = int((time.monotonic() - started) * 1000)
-    with transaction.atomic():
-        if step == "wordpress_install":
-            # Shown once at creation; WordPress now holds its own hash of it.
-            SiteSecret.objects.filter(site=site, name=ADMIN_PASSWORD_SECRET).delete()
-        next_step = site.provision_step + 1
-        Site.objects.filter(pk=site.pk).update(provision_step=next_step, step_queued_at=timezone.now())
-        _event(site, tenant, step=step, outcome=SiteEvent.Outcome.SUCCEEDED, detail=detail, duration_ms=duration_ms)
-        if next_step < len(runtime.steps):
-            transaction.on_commit(lambda: _queue_step(tenant, site.pk))
-            return "next"
-        Site.objects.filter(pk=site.pk).update(wordpress_version=runtime.wordpress_version(spec), last_error="")
-        site_transition(site=site, tenant=tenant, to=SiteStatus.READY, detail="all steps done")
-        publish_tenant_event(tenant.pk, "site.status", {"site": site.slug, "status": SiteStatus.READY})
-    return "done"
-
-
-def site_provision_failed(*, site_id: int, tenant: Tenant, error: str) -> None:
-    site = Site.objects.filter(pk=site_id, status=SiteStatus.PROVISIONING).first()
-    if site is None:
-        return
-    with transaction.atomic():
-        Site.objects.filter(pk=site.pk).update(last_error=error[:2000])
-        site_transition(site=site, tenant=tenant, to=SiteStatus.FAILED, detail=error[:500])
-        publish_tenant_event(tenant.pk, "site.status", {"site": site.slug, "status": SiteStatus.FAILED})
-
-
-def site_delete(*, actor: Actor, site: Site, tenant: Tenant) -> Site:
-    """Start deleting: every resource the site owned is removed on the worker."""
-    with transaction.atomic():
-        site = site_transition(site=site, tenant=tenant, to=SiteStatus.DELETING, detail=actor.label)
-        transaction.on_commit(lambda: _queue_delete(tenant, site.pk))
-    return site
-
-
-def _queue_delete(tenant: Tenant, site_id: int) -> None:
-    from sites.tasks import site_delete_resources
-    from tenants.tasks import send_in_tenant
-
-    send_in_tenant(site_delete_resources, tenant, site_id)
-
-
-def site_delete_run(*, site_id: int, tenant: Tenant) -> None:
-    site = Site.objects.filter(pk=site_id, status=SiteStatus.DELETING).first()
-    if site is None:
-        return
-    get_runtime(site.runtime).delete(site_spec(site=site, tenant=tenant))
-    with transaction.atomic():
-        SiteSecret.objects.filter(site=site).delete()
-        SiteRecord.objects.filter(tenant=tenant, slug=site.slug).delete()
-        site_transition(site=site, tenant=tenant, to=SiteStatus.DELETED)
-        publish_tenant_event(tenant.pk, "site.status", {"site": site.slug, "status": SiteStatus.DELETED})
-
-
-def site_suspend(*, actor: Actor, site: Site, tenant: Tenant) -> Site:
-    with transaction.atomic():
-        site = site_transition(site=site, tenant=tenant, to=SiteStatus.SUSPENDED, detail=actor.label)
-        get_runtime(site.runtime).suspend(site_spec(site=site, tenant=tenant))
-    return site
-
-
-def site_resume(*, actor: Actor, site: Site, tenant: Tenant) -> Site:
-    with transaction.atomic():
-        site = site_transition(site=site, tenant=tenant, to=SiteStatus.READY, detail=actor.label)
-        get_runtime(site.runtime).resume(site_spec(site=site, tenant=tenant))
-    return site
-
-
-def sites_follow_tenant(*, tenant: Tenant, suspended: bool) -> int:
-    """Suspend the tenant's ready sites (or resume those its suspension had suspended)."""
-    runtime_by_name: dict[str, object] = {}
-    changed = 0
-    if suspended:
-        candidates = Site.objects.filter(status=SiteStatus.READY)
-    else:
-        candidates = Site.objects.filter(status=SiteStatus.SUSPENDED, suspended_with_tenant=True)
-    for candidate in candidates:
-        runtime = runtime_by_name.setdefault(candidate.runtime, get_runtime(candidate.runtime))
-        with transaction.atomic():
-            to = SiteStatus.SUSPENDED if suspended else SiteStatus.READY
-            site = site_transition(
-                site=candidate, tenant=tenant, to=to, detail="tenant suspended" if suspended else "tenant resumed"
+            SiteSecret.objects.create(
+                site=site, name=secret_name, reference=store.store(owner=owner, name=secret_name, value=value)
             )
-            Site.objects.filter(pk=site.pk).update(suspended_with_tenant=suspended)
-            spec = site_spec(site=site, tenant=tenant)
-            if suspended:
-                runtime.suspend(spec)  # type: ignore[attr-defined]
-            else:
-                runtime.resume(spec)  # type: ignore[attr-defined]
-        changed += 1
-    return changed
-
-
-MAX_PHP_WORKERS_LIMIT = 32
+        admin_password = random_secrets.token_urlsafe(18)
+        SiteSecret.objects.create(
+            site=site,
+            name=ADMIN_PASSWORD_SECRET,
+            reference=store.store(owner=owner, name=ADMIN_PASSWORD_SECRET, value=admin_password),
+        )
+        SiteRecord.objects.create(
+            tenant=tenant, site_id=site.pk, slug=slug, status=site.status, runtime=site.runtime,
+            hostname=site_hostname(tenant, slug),
+        )  # fmt: skip
+        SiteEvent.objects.create(site=site, step="request", outcome=SiteEvent.Outcome.SUCCEEDED, detail=actor.label)
+        operation = _queue(site=site, tenant=tenant, actor=actor, kind=OperationKind.CREATE)
+        audit_record(actor=actor, action="site.create", tenant=tenant, target=slug, title=title)
+    return site, operation, admin_password
 
 
 def site_update(
-    *, actor: Actor, site: Site, tenant: Tenant, title: str | None = None, max_php_workers: int | None = None
-) -> Site:
-    """Change title and scaling; a ready site goes through `updating` while the runtime applies them."""
+    *, tenant: Tenant, actor: Actor, name: str, title: str | None = None, max_php_workers: int | None = None
+) -> SiteOperation:
+    """Change title and scaling; the running site gets them through an update operation."""
+    require_role(actor, tenant, SITE_WRITERS, WRITE_REFUSED)
     if title is not None:
-        title = title.strip()
-        if not title or len(title) > 200:
-            raise InvalidInput("Give a title of 1 to 200 characters.", field="title")
+        title = validate_title(title)
     if max_php_workers is not None and not 1 <= max_php_workers <= MAX_PHP_WORKERS_LIMIT:
         raise InvalidInput(f"Use 1 to {MAX_PHP_WORKERS_LIMIT} PHP workers.", field="scaling.max_php_workers")
     changes = {k: v for k, v in {"title": title, "max_php_workers": max_php_workers}.items() if v is not None}
     if not changes:
         raise InvalidInput("Nothing to change: give a title or scaling.max_php_workers.")
-    if site.status != SiteStatus.READY:
-        raise Conflict(f"A site that is {site.status} cannot be changed; wait until it is ready.")
-    site = site_transition(site=site, tenant=tenant, to=SiteStatus.UPDATING, detail=actor.label)
-    Site.objects.filter(pk=site.pk).update(**changes)
-    site.refresh_from_db()
-    try:
-        detail = get_runtime(site.runtime).update(site_spec(site=site, tenant=tenant))
-    except Exception as exc:
-        Site.objects.filter(pk=site.pk).update(last_error=f"update: {exc}"[:2000])
-        site_transition(site=site, tenant=tenant, to=SiteStatus.FAILED, detail=str(exc)[:500])
-        raise
-    SiteEvent.objects.create(site=site, step="update", outcome=SiteEvent.Outcome.SUCCEEDED, detail=detail)
-    return site_transition(site=site, tenant=tenant, to=SiteStatus.READY, detail="updated")
+    with tenant_context(tenant), transaction.atomic():
+        site = _live_site(name, for_update=True)
+        _refuse_if_busy(site)
+        _require_status(site, SiteStatus.READY, action="changed; wait until it is ready")
+        Site.objects.filter(pk=site.pk).update(**changes)
+        operation = _queue(site=site, tenant=tenant, actor=actor, kind=OperationKind.UPDATE, params=changes)
+        audit_record(actor=actor, action="site.update", tenant=tenant, target=site.slug, **changes)
+    return operation
+
+
+def _state_change(
+    *, tenant: Tenant, actor: Actor, name: str, kind: str, allowed: tuple[str, ...], verb: str
+) -> SiteOperation:
+    require_role(actor, tenant, SITE_WRITERS, WRITE_REFUSED)
+    with tenant_context(tenant), transaction.atomic():
+        site = _live_site(name, for_update=True)
+        _refuse_if_busy(site)
+        _require_status(site, *allowed, action=verb)
+        operation = _queue(site=site, tenant=tenant, actor=actor, kind=kind)
+        audit_record(actor=actor, action=f"site.{kind}", tenant=tenant, target=site.slug)
+    return operation
+
+
+def site_suspend(*, tenant: Tenant, actor: Actor, name: str) -> SiteOperation:
+    """The site answers a clear 503 page; nothing of it is removed."""
+    return _state_change(
+        tenant=tenant, actor=actor, name=name, kind=OperationKind.SUSPEND, allowed=(SiteStatus.READY,), verb="suspended"
+    )
+
+
+def site_resume(*, tenant: Tenant, actor: Actor, name: str) -> SiteOperation:
+    return _state_change(
+        tenant=tenant,
+        actor=actor,
+        name=name,
+        kind=OperationKind.RESUME,
+        allowed=(SiteStatus.SUSPENDED,),
+        verb="resumed",
+    )
+
+
+def site_retry(*, tenant: Tenant, actor: Actor, name: str) -> SiteOperation:
+    """Run a failed site's steps again (or a deletion that failed)."""
+    require_role(actor, tenant, SITE_WRITERS, WRITE_REFUSED)
+    with tenant_context(tenant), transaction.atomic():
+        site = _live_site(name, for_update=True)
+        _refuse_if_busy(site)
+        _require_status(site, SiteStatus.FAILED, SiteStatus.DELETING, action="retried: only failed sites are")
+        kind = OperationKind.DELETE if site.status == SiteStatus.DELETING else OperationKind.RETRY
+        operation = _queue(site=site, tenant=tenant, actor=actor, kind=kind)
+        audit_record(actor=actor, action="site.retry", tenant=tenant, target=site.slug)
+    return operation
+
+
+def site_delete(*, tenant: Tenant, actor: Actor, name: str) -> SiteOperation:
+    """Remove everything the site owned. Accepted whatever the site is doing: operations that have not
+    started are cancelled, and a running one stops at its next step."""
+    require_role(actor, tenant, SITE_WRITERS, WRITE_REFUSED)
+    with tenant_context(tenant), transaction.atomic():
+        site = _live_site(name, for_update=True)
+        if site.status == SiteStatus.DELETING:
+            raise Conflict(f"“{site.slug}” is already being deleted.")
+        SiteOperation.objects.filter(site=site, state__in=(OperationState.QUEUED, OperationState.WAITING)).update(
+            state=OperationState.CANCELLED, finished_at=timezone.now(), error="cancelled: the site is being deleted"
+        )
+        pipeline.set_status(site, tenant, SiteStatus.DELETING, detail=actor.label)
+        operation = _queue(site=site, tenant=tenant, actor=actor, kind=OperationKind.DELETE)
+        audit_record(actor=actor, action="site.delete", tenant=tenant, target=site.slug)
+    return operation
+
+
+# --- Env vars and secrets ----------------------------------------------------------------------
+
+
+def _queue_env(site: Site, tenant: Tenant, actor: Actor) -> SiteOperation:
+    """One env operation applies whatever the values are when it runs: reuse one not started yet."""
+    waiting = SiteOperation.objects.filter(site=site, kind=OperationKind.ENV, state=OperationState.QUEUED).first()
+    if waiting is not None:
+        return waiting
+    return _queue(site=site, tenant=tenant, actor=actor, kind=OperationKind.ENV)
+
+
+def env_set(
+    *, tenant: Tenant, actor: Actor, name: str, key: str, value: str, sensitive: bool
+) -> tuple[SiteEnvVar, SiteOperation]:
+    """Set an env var of the site: kept by the secret store, applied to the site by an env operation."""
+    require_role(actor, tenant, SITE_WRITERS, WRITE_REFUSED)
+    store = secret_store()
+    with tenant_context(tenant), transaction.atomic():
+        site = _live_site(name, for_update=True)  # first: no such site is a 404 whatever the body says
+        key = check_env_name((key or "").strip())
+        value = check_env_value(value if value is not None else "")
+        if site.status == SiteStatus.DELETING:
+            raise Conflict(f"“{site.slug}” is being deleted.")
+        existing = SiteEnvVar.objects.filter(site=site, name=key).first()
+        # Once sensitive, always sensitive: clearing the flag would reveal the stored value.
+        sensitive = sensitive or bool(existing and existing.sensitive)
+        reference = store.store(owner=f"t{tenant.pk}_s{site.pk}", name=key, value=value)
+        var, _ = SiteEnvVar.objects.update_or_create(
+            site=site, name=key, defaults={"reference": reference, "sensitive": sensitive}
+        )
+        if existing is not None and existing.reference != reference:
+            transaction.on_commit(lambda: store.forget(existing.reference))
+        operation = _queue_env(site, tenant, actor)
+        audit_record(actor=actor, action="site.env.set", tenant=tenant, target=site.slug, name=key, sensitive=sensitive)
+    return var, operation
+
+
+def env_delete(*, tenant: Tenant, actor: Actor, name: str, key: str) -> SiteOperation:
+    require_role(actor, tenant, SITE_WRITERS, WRITE_REFUSED)
+    store = secret_store()
+    with tenant_context(tenant), transaction.atomic():
+        site = _live_site(name, for_update=True)
+        var = SiteEnvVar.objects.filter(site=site, name=key).first()
+        if var is None:
+            raise NotFound(f"“{site.slug}” has no env var {key}.")
+        var.delete()
+        transaction.on_commit(lambda: store.forget(var.reference))
+        operation = _queue_env(site, tenant, actor)
+        audit_record(actor=actor, action="site.env.delete", tenant=tenant, target=site.slug, name=key)
+    return operation
+
+
+# --- Asked by the platform itself ----------------------------------------------------------------
+
+
+def sites_follow_tenant(*, tenant: Tenant, suspended: bool) -> int:
+    """A suspended tenant's ready sites are suspended; when it resumes, exactly those come back."""
+    actor = Actor.system("tenant suspension" if suspended else "tenant resumption")
+    queued = 0
+    with tenant_context(tenant), transaction.atomic():
+        if suspended:
+            wanted = Site.objects.filter(status=SiteStatus.READY)
+        else:
+            # Those its suspension paused (suspended already, or about to be): never a member's own pause.
+            wanted = Site.objects.filter(suspended_with_tenant=True).exclude(
+                status__in=(SiteStatus.DELETED, SiteStatus.DELETING)
+            )
+        candidates = Site.objects.select_for_update(no_key=True).filter(
+            pk__in=list(wanted.values_list("pk", flat=True))
+        )
+        for site in candidates:
+            kind = OperationKind.SUSPEND if suspended else OperationKind.RESUME
+            _queue(site=site, tenant=tenant, actor=actor, kind=kind, params={"with_tenant": True})
+            Site.objects.filter(pk=site.pk).update(suspended_with_tenant=suspended)
+            queued += 1
+    return queued
+
+
+def sites_delete_all(*, tenant: Tenant) -> int:
+    """The tenant is being deleted: every site it has goes, whatever it is doing."""
+    actor = Actor.system("tenant deletion")
+    with tenant_context(tenant):
+        names = list(
+            Site.objects.exclude(status__in=(SiteStatus.DELETED, SiteStatus.DELETING)).values_list("slug", flat=True)
+        )
+    for name in names:
+        site_delete(tenant=tenant, actor=actor, name=name)
+    return len(names)
+
+
+def site_repair(*, tenant: Tenant, site_id: int, missing: list[str]) -> SiteOperation | None:
+    """The reconciler found pieces of a running site missing: a repair operation puts them back."""
+    actor = Actor.system("reconciler")
+    with tenant_context(tenant), transaction.atomic():
+        site = pipeline.lock_site(site_id)
+        if site is None or site.status not in (SiteStatus.READY, SiteStatus.SUSPENDED) or _busy_with(site):
+            return None
+        return _queue(site=site, tenant=tenant, actor=actor, kind=OperationKind.REPAIR, params={"missing": missing})

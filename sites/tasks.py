@@ -1,86 +1,90 @@
-"""The site pipeline on Celery: one task per provisioning step, retried with backoff; deletion;
-and the reconciler that resumes what a dead worker left and repairs what went missing."""
+"""The site pipeline on Celery, and the reconciler that keeps every site moving.
+
+One task advances one site's operations (sites.pipeline.advance). The reconciler never loops over
+the fleet doing the work itself: from the public inventory it finds the sites that need attention
+and queues one task for each. Sites whose operations should have moved on by now (a killed worker,
+a lost message, a poll that is due) every minute; a check of the runtime for every running site
+only every SITES_DRIFT_CHECK_SECONDS, oldest checked first, a batch at a time, so that a cloud
+runtime is not asked about every site every minute.
+"""
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
-from sites import services
+from sites import pipeline, services
 from sites.inventory.models import SiteRecord
-from sites.models import Site, SiteEvent, SiteStatus
-from sites.runtimes import get_runtime
+from sites.models import Site, SiteStatus
 from tenants.models import Tenant
+from tenants.schema import current_tenant
+from tenants.tasks import send_in_tenant
 
 logger = logging.getLogger(__name__)
 
-STEP_RETRIES = 4
+RECONCILE_BATCH = 200
 
 
-@shared_task(bind=True, max_retries=STEP_RETRIES, acks_late=True)
-def site_provision_step(self, site_id: int) -> str:  # noqa: ANN001 - Celery binds the task
-    tenant = connection.tenant  # set from the task's _schema_name header
-    try:
-        return services.site_run_next_step(site_id=site_id, tenant=tenant)
-    except Exception as exc:  # every failure is retried; the last one marks the site failed
-        if self.request.retries >= self.max_retries:
-            services.site_provision_failed(site_id=site_id, tenant=tenant, error=str(exc))
-            raise
-        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+@shared_task(acks_late=True)
+def site_operations_advance(site_id: int) -> str:
+    """Run one site's pending operations (the task's tenant schema is the site's)."""
+    return pipeline.advance(tenant=current_tenant(), site_id=site_id)
 
 
-@shared_task(bind=True, max_retries=STEP_RETRIES, acks_late=True)
-def site_delete_resources(self, site_id: int) -> None:  # noqa: ANN001
-    try:
-        services.site_delete_run(site_id=site_id, tenant=connection.tenant)
-    except Exception as exc:
-        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+@shared_task(acks_late=True)
+def site_check_drift(site_id: int) -> list[str]:
+    """Ask the runtime whether every piece of a running site is still there; repair what is not."""
+    tenant = current_tenant()
+    site = Site.objects.filter(pk=site_id, status__in=(SiteStatus.READY, SiteStatus.SUSPENDED)).first()
+    if site is None:
+        return []
+    spec = pipeline.site_spec(site=site, tenant=tenant)
+    missing = [step.name for step in pipeline.STEPS if not pipeline.driver_of(step.name, site).status(step.name, spec)]
+    if missing:
+        logger.warning("site pieces missing", extra={"site": site.slug, "missing": missing})
+        services.site_repair(tenant=tenant, site_id=site_id, missing=missing)
+    return missing
 
 
-@shared_task(bind=True, max_retries=STEP_RETRIES, acks_late=True)
-def sites_follow_tenant(self, suspended: bool) -> int:  # noqa: ANN001
-    try:
-        return services.sites_follow_tenant(tenant=connection.tenant, suspended=suspended)
-    except Exception as exc:
-        raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
+@shared_task(acks_late=True)
+def sites_follow_tenant(suspended: bool) -> int:
+    return services.sites_follow_tenant(tenant=current_tenant(), suspended=suspended)
+
+
+@shared_task(acks_late=True)
+def sites_delete_all() -> int:
+    return services.sites_delete_all(tenant=current_tenant())
 
 
 @shared_task
 def sites_reconcile() -> dict[str, int]:
-    """Every minute: compare what should exist with what does, across all tenants."""
-    counts = {"resumed": 0, "deleting": 0, "repaired": 0}
-    stale_before = timezone.now() - timezone.timedelta(seconds=settings.SITES_STEP_STALE_SECONDS)
-    tenant_ids = SiteRecord.objects.values_list("tenant_id", flat=True).distinct()
-    for tenant in Tenant.objects.filter(pk__in=list(tenant_ids)):
-        with tenant_context(tenant):
-            for site in Site.objects.filter(status=SiteStatus.PROVISIONING, step_queued_at__lt=stale_before):
-                # The worker that had this step died (or the message was lost): queue it again.
-                Site.objects.filter(pk=site.pk).update(step_queued_at=timezone.now())
-                services._queue_step(tenant, site.pk)
-                counts["resumed"] += 1
-            for site in Site.objects.filter(status=SiteStatus.DELETING, updated_at__lt=stale_before):
-                services._queue_delete(tenant, site.pk)
-                counts["deleting"] += 1
-            for site in Site.objects.filter(status=SiteStatus.READY):
-                counts["repaired"] += _repair(site, tenant)
-    return counts
-
-
-def _repair(site: Site, tenant: Tenant) -> int:
-    runtime = get_runtime(site.runtime)
-    spec = services.site_spec(site=site, tenant=tenant)
-    missing = runtime.missing(spec)
-    for step in missing:
-        try:
-            detail = runtime.provision_step(step, spec)
-        except Exception as exc:  # keep reconciling the other sites; the failure is recorded
-            logger.exception("repair failed", extra={"site": site.slug, "step": step})
-            SiteEvent.objects.create(site=site, step=step, outcome=SiteEvent.Outcome.FAILED, detail=str(exc)[:2000])
-            continue
-        SiteEvent.objects.create(
-            site=site, step=step, outcome=SiteEvent.Outcome.REPAIRED, detail=f"was missing; {detail}"
+    """Every minute: one task per site that needs attention (see the module's docstring)."""
+    now = timezone.now()
+    due = list(SiteRecord.objects.filter(attention_at__lte=now).select_related("tenant")[:RECONCILE_BATCH])
+    for record in due:
+        SiteRecord.objects.filter(pk=record.pk).update(
+            attention_at=now + timedelta(seconds=settings.SITES_STEP_STALE_SECONDS)
         )
-    return len(missing)
+        send_in_tenant(site_operations_advance, record.tenant, record.site_id)
+    checked_before = now - timedelta(seconds=settings.SITES_DRIFT_CHECK_SECONDS)
+    stale = list(
+        SiteRecord.objects.filter(status__in=(SiteStatus.READY, SiteStatus.SUSPENDED), attention_at=None)
+        .filter(Q(checked_at=None) | Q(checked_at__lte=checked_before))
+        .select_related("tenant")
+        .order_by("checked_at")[:RECONCILE_BATCH]
+    )
+    for record in stale:
+        SiteRecord.objects.filter(pk=record.pk).update(checked_at=now)
+        send_in_tenant(site_check_drift, record.tenant, record.site_id)
+    return {"advanced": len(due), "checked": len(stale)}
+
+
+def follow_tenant(tenant: Tenant, *, suspended: bool) -> None:
+    send_in_tenant(sites_follow_tenant, tenant, suspended)
+
+
+def delete_all(tenant: Tenant) -> None:
+    send_in_tenant(sites_delete_all, tenant)

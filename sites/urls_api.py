@@ -7,7 +7,14 @@ site_api_urlpatterns = [
     path("sites/<slug:name>/", api.SiteDetailApi.as_view(), name="api-site"),
     path("sites/<slug:name>/suspend/", api.SiteSuspendApi.as_view(), name="api-site-suspend"),
     path("sites/<slug:name>/resume/", api.SiteResumeApi.as_view(), name="api-site-resume"),
+    path("sites/<slug:name>/retry/", api.SiteRetryApi.as_view(), name="api-site-retry"),
     path("sites/<slug:name>/events/", api.SiteEventsApi.as_view(), name="api-site-events"),
+    path("sites/<slug:name>/operations/", api.SiteOperationListApi.as_view(), name="api-site-operations"),
+    path(
+        "sites/<slug:name>/operations/<int:operation_id>/",
+        api.SiteOperationDetailApi.as_view(),
+        name="api-site-operation",
+    ),
     path("sites/<slug:name>/env/", api.SiteEnvListApi.as_view(), name="api-site-env"),
     path("sites/<slug:name>/env/<str:key>/", api.SiteEnvDetailApi.as_view(), name="api-site-env-var"),
 ]

@@ -6,6 +6,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.http import HttpRequest
 
+from tenants.requests import user_of
 from tenants.selectors import memberships_of_user
 
 
@@ -28,7 +29,7 @@ class AccountAdapter(DefaultAccountAdapter):
         tenant = getattr(request, "tenant", None)
         if tenant is not None:
             return "/"
-        memberships = memberships_of_user(request.user)
+        memberships = memberships_of_user(user_of(request))
         if len(memberships) == 1:
             return memberships[0].tenant.portal_url
         return "/" if memberships else "/onboarding/"

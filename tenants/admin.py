@@ -6,10 +6,10 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from aipress.errors import ServiceError
+from kernel.errors import ServiceError
 from tenants import services
 from tenants.audit import Actor
-from tenants.forms import ReasonForm
+from tenants.forms import DeleteConfirmForm, ReasonForm
 from tenants.models import ApiKey, AuditEvent, Domain, Invitation, Membership, Tenant, User
 
 
@@ -25,7 +25,7 @@ class InvitationInline(admin.TabularInline):
     model = Invitation
     extra = 0
     fields = ["email", "role", "state", "invited_by", "created_at", "expires_at"]
-    readonly_fields = fields
+    readonly_fields = ["email", "role", "state", "invited_by", "created_at", "expires_at"]
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
@@ -84,8 +84,33 @@ class TenantAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     fields = ["slug", "name", "max_sites", "max_members", *readonly_fields]
     inlines = [DomainInline, MembershipInline, InvitationInline]
-    actions = ["suspend_tenants", "reactivate_tenants"]
+    actions = ["suspend_tenants", "reactivate_tenants", "delete_tenant"]
     date_hierarchy = "created_at"
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Deleting the row would orphan the tenant's sites: "Delete tenant…" removes them first.
+        return False
+
+    @admin.action(description="Delete tenant… (its sites first)")
+    def delete_tenant(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        if queryset.count() != 1:
+            messages.error(request, "Delete one tenant at a time.")
+            return None
+        tenant = queryset.get()
+        form = DeleteConfirmForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            try:
+                services.tenant_delete(
+                    actor=Actor.from_request(request), tenant=tenant, confirm=form.cleaned_data["confirm"]
+                )
+            except ServiceError as exc:
+                messages.error(request, f"{tenant.slug}: {exc.message}")
+            else:
+                messages.success(request, f"Deleting {tenant.slug}: its sites first, then its data.")
+                return None
+        context = {**admin.site.each_context(request), "title": "Delete tenant", "tenant": tenant, "form": form,
+                   "opts": Tenant._meta}  # fmt: skip
+        return TemplateResponse(request, "admin/tenants/delete_action.html", context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(_member_count=Count("memberships", distinct=True))
@@ -100,7 +125,8 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.display(description="members", ordering="_member_count")
     def member_count(self, tenant: Tenant) -> int:
-        return tenant._member_count  # type: ignore[attr-defined]
+        count: int = getattr(tenant, "_member_count", 0)  # annotated by get_queryset
+        return count
 
     @admin.action(description="Suspend selected tenants…")
     def suspend_tenants(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
@@ -127,7 +153,7 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
-    filter_horizontal: list[str] = []
+    filter_horizontal = ()
 
 
 @admin.register(ApiKey)

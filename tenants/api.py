@@ -10,7 +10,9 @@ from rest_framework.views import APIView
 
 from tenants import selectors, services
 from tenants.audit import Actor
+from tenants.models import Membership, Tenant
 from tenants.permissions import IsPlatformStaff, IsTenantManagerOrReadOnly, IsTenantMember, request_role
+from tenants.requests import tenant_of
 from tenants.serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
@@ -37,7 +39,7 @@ class CurrentTenantApi(APIView):
 
     @extend_schema(responses=CurrentTenantSerializer, summary="The tenant this request acts in")
     def get(self, request: Request) -> Response:
-        tenant = request.tenant
+        tenant = tenant_of(request)
         data = {
             "slug": tenant.slug,
             "name": tenant.name,
@@ -55,7 +57,7 @@ class MemberListApi(APIView):
 
     @extend_schema(responses=MemberSerializer(many=True), summary="Members of the tenant")
     def get(self, request: Request) -> Response:
-        return Response(MemberSerializer(selectors.member_list(tenant=request.tenant), many=True).data)
+        return Response(MemberSerializer(selectors.member_list(tenant=tenant_of(request)), many=True).data)
 
     @extend_schema(
         request=InviteRequestSerializer, responses={201: InvitationSerializer}, summary="Invite someone by email"
@@ -64,7 +66,7 @@ class MemberListApi(APIView):
         data = _valid(InviteRequestSerializer, request)
         invitation = services.invitation_create(
             actor=Actor.from_request(request),
-            tenant=request.tenant,
+            tenant=tenant_of(request),
             email=data["email"],
             role=data["role"],
         )
@@ -74,8 +76,8 @@ class MemberListApi(APIView):
 class MemberDetailApi(APIView):
     permission_classes = [IsAuthenticated, IsTenantMember]
 
-    def _member(self, request: Request, member_id: int):  # noqa: ANN202 - Membership
-        membership = selectors.member_get(tenant=request.tenant, member_id=member_id)
+    def _member(self, request: Request, member_id: int) -> Membership:
+        membership = selectors.member_get(tenant=tenant_of(request), member_id=member_id)
         if membership is None:
             raise Http404
         return membership
@@ -107,7 +109,7 @@ class InvitationListApi(APIView):
 
     @extend_schema(responses=InvitationSerializer(many=True), summary="Pending invitations")
     def get(self, request: Request) -> Response:
-        return Response(InvitationSerializer(selectors.invitation_list(tenant=request.tenant), many=True).data)
+        return Response(InvitationSerializer(selectors.invitation_list(tenant=tenant_of(request)), many=True).data)
 
 
 class InvitationDetailApi(APIView):
@@ -115,7 +117,7 @@ class InvitationDetailApi(APIView):
 
     @extend_schema(responses={204: None}, summary="Revoke a pending invitation")
     def delete(self, request: Request, invitation_id: int) -> Response:
-        invitation = selectors.invitation_get(tenant=request.tenant, invitation_id=invitation_id)
+        invitation = selectors.invitation_get(tenant=tenant_of(request), invitation_id=invitation_id)
         if invitation is None:
             raise Http404
         services.invitation_revoke(actor=Actor.from_request(request), invitation=invitation)
@@ -127,7 +129,7 @@ class ApiKeyListApi(APIView):
 
     @extend_schema(responses=ApiKeySerializer(many=True), summary="API keys of the tenant")
     def get(self, request: Request) -> Response:
-        return Response(ApiKeySerializer(selectors.api_key_list(tenant=request.tenant), many=True).data)
+        return Response(ApiKeySerializer(selectors.api_key_list(tenant=tenant_of(request)), many=True).data)
 
     @extend_schema(
         request=ApiKeyCreateSerializer,
@@ -138,7 +140,7 @@ class ApiKeyListApi(APIView):
         data = _valid(ApiKeyCreateSerializer, request)
         key, raw = services.api_key_create(
             actor=Actor.from_request(request),
-            tenant=request.tenant,
+            tenant=tenant_of(request),
             name=data["name"],
             role=data["role"],
         )
@@ -151,7 +153,7 @@ class ApiKeyDetailApi(APIView):
 
     @extend_schema(responses={204: None}, summary="Revoke an API key")
     def delete(self, request: Request, key_id: int) -> Response:
-        key = selectors.api_key_get(tenant=request.tenant, key_id=key_id)
+        key = selectors.api_key_get(tenant=tenant_of(request), key_id=key_id)
         if key is None:
             raise Http404
         services.api_key_revoke(actor=Actor.from_request(request), key=key)
@@ -181,7 +183,7 @@ class StaffTenantListApi(APIView):
         return Response(TenantSerializer(tenant).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _staff_tenant(slug: str):  # noqa: ANN202 - Tenant
+def _staff_tenant(slug: str) -> Tenant:
     tenant = selectors.tenant_get_by_slug(slug)
     if tenant is None:
         raise Http404

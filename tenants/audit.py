@@ -26,6 +26,11 @@ class Actor:
         return cls(user=None, label=label, is_system=True)
 
     @classmethod
+    def staff_console(cls, user: User, ip_address: str | None = None) -> "Actor":
+        """Platform staff acting from the staff console: the platform's own hand, with their name on it."""
+        return cls(user=user, label=f"staff console: {user.email}", ip_address=ip_address, is_system=True)
+
+    @classmethod
     def of_user(cls, user: User, ip_address: str | None = None) -> "Actor":
         return cls(user=user, label=user.email, ip_address=ip_address)
 

@@ -4,7 +4,7 @@ import time
 
 from django.core.management.base import CommandError
 
-from aipress.errors import ServiceError
+from kernel.errors import ServiceError
 from tenants.models import Tenant, TenantStatus
 
 

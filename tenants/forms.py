@@ -32,3 +32,7 @@ class RenameForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class DeleteConfirmForm(forms.Form):
+    confirm = forms.CharField(label="Type the organisation's address to confirm", max_length=64)

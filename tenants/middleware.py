@@ -3,15 +3,15 @@
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import set_urlconf
 from django_tenants.middleware.main import TenantMainMiddleware
 
-from aipress.api.problems import problem_response
+from kernel.problems import problem_response
 from tenants import tokens
 from tenants.models import ApiKey, TenantStatus
+from tenants.schema import use_public_schema, use_tenant_schema
 
 
 def _bearer_token(request: HttpRequest) -> str | None:
@@ -41,7 +41,7 @@ class TenantResolutionMiddleware(TenantMainMiddleware):
     """
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        connection.set_schema_to_public()
+        use_public_schema()
         request.api_key = None  # type: ignore[attr-defined]
         raw = _bearer_token(request)
         if raw is not None:
@@ -70,11 +70,11 @@ class TenantResolutionMiddleware(TenantMainMiddleware):
         if tenant is None:
             # No `request.tenant` at all on the public host: django-tenants' admin templates test
             # for its absence. Our code reads it with getattr(request, "tenant", None).
-            connection.set_schema_to_public()
+            use_public_schema()
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF  # type: ignore[attr-defined]
         else:
             request.tenant = tenant  # type: ignore[attr-defined]
-            connection.set_tenant(tenant)
+            use_tenant_schema(tenant)
             request.urlconf = settings.ROOT_URLCONF  # type: ignore[attr-defined]
         set_urlconf(request.urlconf)  # type: ignore[attr-defined]
 
@@ -87,11 +87,16 @@ class SuspendedTenantMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         tenant = getattr(request, "tenant", None)
-        if tenant is not None and tenant.status == TenantStatus.SUSPENDED and not request.user.is_staff:
+        closed = (TenantStatus.SUSPENDED, TenantStatus.DELETING)
+        if tenant is not None and tenant.status in closed and not request.user.is_staff:
             exempt = request.path in ("/healthz", "/readyz") or request.path.startswith("/accounts/")
             if not exempt:
-                message = f"The organisation “{tenant.name}” is suspended: {tenant.suspended_reason}"
+                message = (
+                    f"The organisation “{tenant.name}” is suspended: {tenant.suspended_reason}"
+                    if tenant.status == TenantStatus.SUSPENDED
+                    else f"The organisation “{tenant.name}” is being deleted."
+                )
                 if request.path.startswith("/api/"):
-                    return problem_response(request, 403, message, code="tenant-suspended")
+                    return problem_response(request, 403, message, code=f"tenant-{tenant.status}")
                 return render(request, "portal/suspended.html", {"tenant": tenant}, status=403)
         return self.get_response(request)

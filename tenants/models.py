@@ -1,6 +1,7 @@
 """Tenants, their hosts, people and credentials. All of it lives in the public schema."""
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -45,7 +46,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []
 
     def __str__(self) -> str:
         return self.email
@@ -62,27 +63,42 @@ class TenantStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     SUSPENDED = "suspended", "Suspended"
     FAILED = "failed", "Failed"
+    DELETING = "deleting", "Deleting"
 
 
 class Tenant(TenantMixin):
     """An organisation. Its data lives in its own PostgreSQL schema, cloned from a template."""
 
-    schema_name = models.CharField(max_length=63, unique=True, default=generate_schema_name, editable=False)
-    slug = models.SlugField(max_length=40, unique=True)
-    name = models.CharField(max_length=120)
-    status = models.CharField(max_length=16, choices=TenantStatus.choices, default=TenantStatus.PROVISIONING)
-    suspended_reason = models.CharField(max_length=500, blank=True)
-    max_sites = models.PositiveIntegerField(default=5, help_text="Plan limit: sites this tenant may run.")
-    max_members = models.PositiveIntegerField(default=25, help_text="Plan limit: members and pending invitations.")
-    max_api_keys = models.PositiveIntegerField(default=20, help_text="Plan limit: API keys not revoked.")
-    provision_attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    activated_at = models.DateTimeField(null=True, blank=True)
+    # Annotated by hand: TenantMixin (django-tenants) ships no types, so the Django plugin of mypy
+    # cannot tell these are model fields.
+    schema_name: "models.CharField[str, str]" = models.CharField(
+        max_length=63, unique=True, default=generate_schema_name, editable=False
+    )
+    slug: "models.SlugField[str, str]" = models.SlugField(max_length=40, unique=True)
+    name: "models.CharField[str, str]" = models.CharField(max_length=120)
+    status: "models.CharField[str, str]" = models.CharField(
+        max_length=16, choices=TenantStatus.choices, default=TenantStatus.PROVISIONING
+    )
+    suspended_reason: "models.CharField[str, str]" = models.CharField(max_length=500, blank=True)
+    max_sites: "models.PositiveIntegerField[int, int]" = models.PositiveIntegerField(
+        default=5, help_text="Plan limit: sites this tenant may run."
+    )
+    max_members: "models.PositiveIntegerField[int, int]" = models.PositiveIntegerField(
+        default=25, help_text="Plan limit: members and pending invitations."
+    )
+    max_api_keys: "models.PositiveIntegerField[int, int]" = models.PositiveIntegerField(
+        default=20, help_text="Plan limit: API keys not revoked."
+    )
+    provision_attempts: "models.PositiveIntegerField[int, int]" = models.PositiveIntegerField(default=0)
+    last_error: "models.TextField[str, str]" = models.TextField(blank=True)
+    created_at: "models.DateTimeField[datetime, datetime]" = models.DateTimeField(auto_now_add=True)
+    activated_at: "models.DateTimeField[datetime | None, datetime | None]" = models.DateTimeField(null=True, blank=True)
 
-    # The schema is made by a Celery task (tenants.tasks.tenant_provision), never inside a request.
+    # The schema is made by a Celery task (tenants.tasks.tenant_provision), never inside a request,
+    # and dropped only by tenants.services.tenant_delete_finish, after every site is gone: deleting
+    # the row by any other path (the admin, a shell) must not orphan the sites' resources.
     auto_create_schema = False
-    auto_drop_schema = True
+    auto_drop_schema = False
 
     class Meta:
         ordering = ["slug"]

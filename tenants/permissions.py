@@ -21,9 +21,9 @@ def request_role(request: HttpRequest | Request) -> str | None:
     tenant = getattr(request, "tenant", None)
     if tenant is None:
         return None
-    cached = getattr(request, "_aipress_role", False)
+    cached: str | bool | None = getattr(request, "_aipress_role", False)
     if cached is not False:
-        return cached
+        return cached if isinstance(cached, str) else None
     role = role_of(Actor.from_request(request), tenant)
     request._aipress_role = role  # type: ignore[union-attr]
     return role

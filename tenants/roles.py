@@ -6,7 +6,7 @@ working, a demoted member's keys drop to the new role). The platform itself (the
 scheduled jobs) may do anything.
 """
 
-from aipress.errors import NotPermitted
+from kernel.errors import NotPermitted
 from tenants.audit import Actor
 from tenants.models import MANAGER_ROLES, Membership, Role, Tenant
 

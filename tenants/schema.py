@@ -1,6 +1,7 @@
 """PostgreSQL schemas of tenants: the migrated template, and clones of it for new tenants."""
 
 import re
+from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
@@ -8,6 +9,24 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_exists
+
+
+def tenant_database() -> Any:
+    """The default connection, with django-tenants' schema methods (its backend ships no types)."""
+    return connection
+
+
+def use_public_schema() -> None:
+    tenant_database().set_schema_to_public()
+
+
+def use_tenant_schema(tenant: Any) -> None:
+    tenant_database().set_tenant(tenant)
+
+
+def current_tenant() -> Any:
+    """The tenant whose schema the connection is in (a Celery task's, from its `_schema_name`)."""
+    return tenant_database().tenant
 
 
 def template_schema_name() -> str:
@@ -25,7 +44,7 @@ def ensure_template_schema(verbosity: int = 0) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f'CREATE SCHEMA "{name}"')
     call_command("migrate_schemas", schema_name=name, tenant=True, interactive=False, verbosity=verbosity)
-    connection.set_schema_to_public()
+    use_public_schema()
 
 
 def clone_tenant_schema(schema_name: str) -> None:
@@ -43,7 +62,7 @@ def clone_tenant_schema(schema_name: str) -> None:
             CloneSchema().clone_schema(template, schema_name, "DATA")
         else:
             _clone_tables(cursor, template, schema_name)
-    connection.set_schema_to_public()
+    use_public_schema()
 
 
 def _q(identifier: str) -> str:
@@ -154,4 +173,4 @@ def migrate_tenant_schema(schema_name: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema_name}"')
     call_command("migrate_schemas", schema_name=schema_name, tenant=True, interactive=False, verbosity=0)
-    connection.set_schema_to_public()
+    use_public_schema()

@@ -27,6 +27,10 @@ def tenants_stuck_provisioning(*, older_than_seconds: int) -> list[Tenant]:
     return list(Tenant.objects.filter(status=TenantStatus.PROVISIONING, created_at__lt=cutoff))
 
 
+def tenants_being_deleted() -> list[int]:
+    return list(Tenant.objects.filter(status=TenantStatus.DELETING).values_list("pk", flat=True))
+
+
 def membership_for(*, user: User, tenant: Tenant) -> Membership | None:
     if not user.is_authenticated:
         return None

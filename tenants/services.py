@@ -11,8 +11,8 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from aipress.errors import Conflict, InvalidInput, NotPermitted
-from tenants import tokens
+from kernel.errors import Conflict, InvalidInput, NotPermitted
+from tenants import lifecycle, signals, tokens
 from tenants.audit import Actor, audit_record
 from tenants.events import publish_tenant_event
 from tenants.models import (
@@ -26,7 +26,7 @@ from tenants.models import (
     User,
 )
 from tenants.roles import MANAGER_ROLES, require_role, require_staff
-from tenants.schema import clone_tenant_schema
+from tenants.schema import clone_tenant_schema, drop_tenant_schema
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 INVITATION_LIFETIME = timedelta(days=7)
@@ -87,7 +87,7 @@ def _queue_provisioning(tenant_id: int) -> None:
     from tenants.tasks import tenant_provision
 
     # Sent from the public schema on purpose: the tenant's schema does not exist yet.
-    tenant_provision.apply_async(args=[tenant_id], headers={"_schema_name": "public"})
+    tenant_provision.apply_async(args=(tenant_id,), headers={"_schema_name": "public"})
 
 
 def tenant_provision(*, tenant_id: int) -> Tenant | None:
@@ -143,7 +143,7 @@ def tenant_suspend(*, actor: Actor, tenant: Tenant, reason: str) -> Tenant:
         tenant.save(update_fields=["status", "suspended_reason"])
         audit_record(actor=actor, action="tenant.suspend", tenant=tenant, target=tenant.slug, reason=reason)
         publish_tenant_event(tenant.pk, "tenant.status", {"status": tenant.status, "slug": tenant.slug})
-        transaction.on_commit(lambda: _sites_follow(tenant, suspended=True))
+        transaction.on_commit(lambda: signals.tenant_suspended.send(sender=Tenant, tenant=tenant))
     return tenant
 
 
@@ -158,16 +158,51 @@ def tenant_resume(*, actor: Actor, tenant: Tenant, reason: str = "") -> Tenant:
         tenant.save(update_fields=["status", "suspended_reason"])
         audit_record(actor=actor, action="tenant.resume", tenant=tenant, target=tenant.slug, reason=reason)
         publish_tenant_event(tenant.pk, "tenant.status", {"status": tenant.status, "slug": tenant.slug})
-        transaction.on_commit(lambda: _sites_follow(tenant, suspended=False))
+        transaction.on_commit(lambda: signals.tenant_resumed.send(sender=Tenant, tenant=tenant))
     return tenant
 
 
-def _sites_follow(tenant: Tenant, *, suspended: bool) -> None:
-    """A tenant's sites follow its suspension, on the worker, in the tenant's schema."""
-    from sites.tasks import sites_follow_tenant
-    from tenants.tasks import send_in_tenant
+def tenant_delete(*, actor: Actor, tenant: Tenant, confirm: str) -> Tenant:
+    """Start deleting an organisation: every app removes what it owns (its sites first), then
+    tenant_delete_finish drops the schema. Staff only; the slug typed again confirms it."""
+    require_staff(actor, "Only platform staff can delete an organisation.")
+    if (confirm or "").strip() != tenant.slug:
+        raise InvalidInput(f"Type the organisation's address, {tenant.slug}, to confirm.", field="confirm")
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if tenant.status == TenantStatus.DELETING:
+            raise Conflict(f"“{tenant.slug}” is already being deleted.")
+        if tenant.status == TenantStatus.PROVISIONING:
+            raise Conflict(f"“{tenant.slug}” is still being created; delete it once it is active or failed.")
+        tenant.status = TenantStatus.DELETING
+        tenant.save(update_fields=["status"])
+        audit_record(actor=actor, action="tenant.delete", tenant=tenant, target=tenant.slug)
+        publish_tenant_event(tenant.pk, "tenant.status", {"status": tenant.status, "slug": tenant.slug})
+        transaction.on_commit(lambda: signals.tenant_deletion_requested.send(sender=Tenant, tenant=tenant))
+        transaction.on_commit(lambda: _queue_deletion_check(tenant.pk))
+    return tenant
 
-    send_in_tenant(sites_follow_tenant, tenant, suspended)
+
+def _queue_deletion_check(tenant_id: int) -> None:
+    from tenants.tasks import tenant_delete_finish
+
+    tenant_delete_finish.apply_async(args=(tenant_id,), countdown=2, headers={"_schema_name": "public"})
+
+
+def tenant_delete_finish(*, tenant_id: int) -> dict[str, int] | None:
+    """Drop the schema and the tenant once nothing of it is left; else what remains (try again later).
+    Returns None when the tenant is gone."""
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).first()
+        if tenant is None or tenant.status != TenantStatus.DELETING:
+            return None
+        remaining = lifecycle.resources_remaining(tenant)
+        if remaining:
+            return remaining
+        audit_record(actor=Actor.system("tenant deletion"), action="tenant.deleted", tenant=tenant, target=tenant.slug)
+        drop_tenant_schema(tenant.schema_name)
+        tenant.delete()
+    return None
 
 
 def tenant_rename(*, actor: Actor, tenant: Tenant, name: str) -> Tenant:

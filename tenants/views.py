@@ -6,13 +6,14 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from aipress.errors import ServiceError
-from aipress.portal import run_action
+from kernel.errors import ServiceError
+from kernel.portal import run_action
 from tenants import selectors, services
 from tenants.audit import Actor
 from tenants.forms import ApiKeyForm, InviteForm, OrganisationForm, RenameForm, RoleForm
 from tenants.models import TenantStatus
 from tenants.permissions import manager_required, member_required
+from tenants.requests import tenant_of, user_of
 
 # --- Public host -----------------------------------------------------------------------------
 
@@ -32,7 +33,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
                 actor=Actor.from_request(request),
                 slug=form.cleaned_data["slug"],
                 name=form.cleaned_data["name"],
-                owner=request.user,
+                owner=user_of(request),
             )
         except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -57,7 +58,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404("No such invitation.")
     if request.method == "POST":
         try:
-            membership = services.invitation_accept(token=token, user=request.user)
+            membership = services.invitation_accept(token=token, user=user_of(request))
         except ServiceError as exc:
             messages.error(request, exc.message)
         else:
@@ -70,7 +71,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 @member_required
 def home(request: HttpRequest) -> HttpResponse:
-    tenant = request.tenant
+    tenant = tenant_of(request)
     if tenant.status in (TenantStatus.PROVISIONING, TenantStatus.FAILED):
         return render(request, "portal/preparing.html", {"tenant": tenant})
     context = {
@@ -83,13 +84,13 @@ def home(request: HttpRequest) -> HttpResponse:
 @member_required
 def tenant_status(request: HttpRequest) -> JsonResponse:
     """Polled by the "preparing" page only when its websocket cannot connect."""
-    return JsonResponse({"status": request.tenant.status})
+    return JsonResponse({"status": tenant_of(request).status})
 
 
 @member_required
 @require_http_methods(["GET", "POST"])
 def team(request: HttpRequest) -> HttpResponse:
-    tenant = request.tenant
+    tenant = tenant_of(request)
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -116,7 +117,7 @@ def team(request: HttpRequest) -> HttpResponse:
 @member_required
 @require_POST
 def member_role(request: HttpRequest, member_id: int) -> HttpResponse:
-    membership = selectors.member_get(tenant=request.tenant, member_id=member_id)
+    membership = selectors.member_get(tenant=tenant_of(request), member_id=member_id)
     if membership is None:
         raise Http404
     role = request.POST.get("role", "")
@@ -131,7 +132,7 @@ def member_role(request: HttpRequest, member_id: int) -> HttpResponse:
 @member_required
 @require_POST
 def member_remove(request: HttpRequest, member_id: int) -> HttpResponse:
-    membership = selectors.member_get(tenant=request.tenant, member_id=member_id)
+    membership = selectors.member_get(tenant=tenant_of(request), member_id=member_id)
     if membership is None:
         raise Http404
     leaving = membership.user_id == request.user.pk
@@ -140,7 +141,7 @@ def member_remove(request: HttpRequest, member_id: int) -> HttpResponse:
         "You left the organisation." if leaving else f"{membership.user.email} was removed.",
         lambda: services.membership_remove(actor=Actor.from_request(request), membership=membership),
     )
-    if leaving and selectors.membership_for(user=request.user, tenant=request.tenant) is None:
+    if leaving and selectors.membership_for(user=user_of(request), tenant=tenant_of(request)) is None:
         from tenants.context_processors import public_url
 
         return HttpResponseRedirect(public_url())
@@ -150,7 +151,7 @@ def member_remove(request: HttpRequest, member_id: int) -> HttpResponse:
 @manager_required
 @require_POST
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
-    invitation = selectors.invitation_get(tenant=request.tenant, invitation_id=invitation_id)
+    invitation = selectors.invitation_get(tenant=tenant_of(request), invitation_id=invitation_id)
     if invitation is None:
         raise Http404
     run_action(
@@ -164,7 +165,7 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
 @member_required
 @require_http_methods(["GET", "POST"])
 def api_keys(request: HttpRequest) -> HttpResponse:
-    tenant = request.tenant
+    tenant = tenant_of(request)
     form = ApiKeyForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
@@ -190,7 +191,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 @manager_required
 @require_POST
 def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
-    key = selectors.api_key_get(tenant=request.tenant, key_id=key_id)
+    key = selectors.api_key_get(tenant=tenant_of(request), key_id=key_id)
     if key is None:
         raise Http404
     run_action(
@@ -204,7 +205,7 @@ def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
 @member_required
 @require_http_methods(["GET", "POST"])
 def tenant_settings(request: HttpRequest) -> HttpResponse:
-    tenant = request.tenant
+    tenant = tenant_of(request)
     form = RenameForm(request.POST or None, initial={"name": tenant.name})
     if request.method == "POST" and form.is_valid():
         renamed = run_action(
@@ -218,5 +219,5 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
         )
         if renamed:
             return redirect("portal-settings")
-    membership = selectors.membership_for(user=request.user, tenant=tenant)
+    membership = selectors.membership_for(user=user_of(request), tenant=tenant)
     return render(request, "portal/settings.html", {"form": form, "membership": membership})

@@ -11,12 +11,13 @@ from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 from django.http.request import validate_host
 from django.urls import path
 
 from tenants.events import tenant_events_group
 from tenants.models import Domain, Membership, Tenant, TenantStatus
+from tenants.schema import use_public_schema
 
 # Close codes in the 4000 range are ours: 4401 not signed in, 4403 a page of another site opened
 # the socket (its Origin is not one of ours), 4404 no such tenant or not a member. The socket is
@@ -41,20 +42,20 @@ def _host_from_scope(scope: dict) -> str:
 def _origin_is_ours(scope: dict) -> bool:
     """A page of ours opened the socket (cross-site pages could otherwise ride the session cookie)."""
     origin = urlsplit(_header(scope, b"origin"))
-    return bool(origin.hostname) and validate_host(origin.hostname, settings.ALLOWED_HOSTS)
+    return origin.hostname is not None and validate_host(origin.hostname, settings.ALLOWED_HOSTS)
 
 
 @database_sync_to_async
 def _tenant_for_host(host: str) -> Tenant | None:
     close_old_connections()
-    connection.set_schema_to_public()
+    use_public_schema()
     domain = Domain.objects.select_related("tenant").filter(domain=host).first()
     return domain.tenant if domain else None
 
 
 @database_sync_to_async
 def _may_watch(user: Any, tenant: Tenant) -> bool:
-    connection.set_schema_to_public()
+    use_public_schema()
     if user.is_staff:
         return True
     return Membership.objects.filter(user_id=user.pk, tenant_id=tenant.pk).exists()
@@ -62,7 +63,7 @@ def _may_watch(user: Any, tenant: Tenant) -> bool:
 
 @database_sync_to_async
 def _current_status(tenant_id: int) -> str | None:
-    connection.set_schema_to_public()
+    use_public_schema()
     return Tenant.objects.filter(pk=tenant_id).values_list("status", flat=True).first()
 
 

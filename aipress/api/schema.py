@@ -5,7 +5,7 @@ from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from aipress.api.problems import PROBLEM_CONTENT_TYPE
+from kernel.problems import PROBLEM_CONTENT_TYPE
 
 PROBLEM_SCHEMA = {
     "type": "object",

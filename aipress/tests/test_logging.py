@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from aipress.logging import JsonFormatter, RedactSecretsFilter
-from aipress.request_context import ContextFilter
+from kernel.logging import JsonFormatter, RedactSecretsFilter
+from kernel.request_context import ContextFilter
 
 
 @pytest.fixture

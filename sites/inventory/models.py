@@ -13,6 +13,11 @@ class SiteRecord(models.Model):
     status = models.CharField(max_length=16)
     runtime = models.CharField(max_length=32)
     hostname = models.CharField(max_length=255, unique=True)
+    # When the site's operations should have moved on by: the reconciler takes over a site whose
+    # time has passed (a killed worker, a lost message, a poll that is due). Empty when it is idle.
+    attention_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # When the runtime was last asked whether every piece of the site is still there.
+    checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -7,9 +7,28 @@ from urllib.parse import urlencode
 
 import pytest
 
-from sites.runtimes.base import SiteSpec
+from sites.pipeline import STEPS
 from sites.runtimes.local import files, health
 from sites.runtimes.local.runtime import SALT_NAMES, LocalRuntime
+from sites.spec import SiteSpec
+
+# The pipeline's steps that the runtime does, in order (the secret store does "secrets").
+LOCAL_STEPS = [step.name for step in STEPS if step.concern == "runtime"]
+
+
+def provision_all(runtime: LocalRuntime, spec: SiteSpec, steps: list[str] | None = None) -> None:
+    for step in steps or LOCAL_STEPS:
+        runtime.ensure(step, spec, None)
+
+
+def tear_down(runtime: LocalRuntime, spec: SiteSpec) -> None:
+    """What a delete operation does: every step removed, last first."""
+    for step in reversed(LOCAL_STEPS):
+        runtime.remove(step, spec)
+
+
+def missing(runtime: LocalRuntime, spec: SiteSpec) -> set[str]:
+    return {step for step in LOCAL_STEPS if not runtime.status(step, spec)}
 
 
 def site_spec(site_id: int, title: str = "Crumbs", env: dict[str, str] | None = None) -> SiteSpec:
@@ -38,13 +57,12 @@ def provisioned(site_daemons: None) -> Iterator[tuple[LocalRuntime, Callable[...
     def provision(site_id: int, title: str = "Crumbs", env: dict[str, str] | None = None) -> SiteSpec:
         spec = site_spec(site_id, title, env)
         made.append(spec)
-        for step in runtime.steps:
-            runtime.provision_step(step, spec)
+        provision_all(runtime, spec)
         return spec
 
     yield runtime, provision
     for spec in made:
-        runtime.delete(spec)
+        tear_down(runtime, spec)
 
 
 def put_php(spec: SiteSpec, name: str, code: str) -> None:

@@ -12,11 +12,11 @@ import pytest
 from django.conf import settings
 
 from kernel.testing import wait_until
-from sites.runtimes.base import StepError
 from sites.runtimes.local import database, health, install, processes
-from sites.tests.conftest import site_spec
+from sites.spec import StepError
+from sites.tests.conftest import provision_all, site_spec, tear_down
 
-BEFORE_INSTALL = ("database", "files", "php_pool", "web_server")
+BEFORE_INSTALL = ["database", "files", "pool", "server"]
 
 
 @pytest.fixture
@@ -28,13 +28,12 @@ def prepared(provisioned):
     def prepare(site_id):
         spec = site_spec(site_id)
         made.append(spec)
-        for step in BEFORE_INSTALL:
-            runtime.provision_step(step, spec)
+        provision_all(runtime, spec, BEFORE_INSTALL)
         return spec
 
     yield prepare
     for spec in made:
-        runtime.delete(spec)
+        tear_down(runtime, spec)
 
 
 def test_an_installer_that_prints_an_error_page_has_failed(prepared):
@@ -50,7 +49,7 @@ WORKER = """
 import django, sys
 django.setup()
 from sites.runtimes.local import install
-from sites.tests.conftest import site_spec
+from sites.tests.conftest import provision_all, site_spec, tear_down
 install.install_wordpress(site_spec(int(sys.argv[1])))
 """
 

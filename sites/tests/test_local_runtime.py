@@ -6,9 +6,10 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from sites.runtimes.base import SiteSpec
 from sites.runtimes.local import database, files
 from sites.runtimes.local.runtime import LocalRuntime
+from sites.spec import SiteSpec
+from sites.tests.conftest import missing, tear_down
 
 
 def _spec(site_id, password="pw-" + "x" * 30):
@@ -31,12 +32,17 @@ def runtime():
     specs = []
     yield runtime, specs
     for spec in specs:
-        runtime.delete(spec)
+        tear_down(runtime, spec)
 
 
 def _connect(spec, db=None):
+    host, port = database.sites_db_host().split(":")
     return pymysql.connect(
-        host="127.0.0.1", user=database.database_name(spec.key), password=spec.secrets["DB_PASSWORD"], database=db
+        host=host,
+        port=int(port),
+        user=database.database_name(spec.key),
+        password=spec.secrets["DB_PASSWORD"],
+        database=db,
     )
 
 
@@ -45,9 +51,9 @@ def test_database_per_site_is_idempotent_and_isolated(runtime):
     a, b = _spec(1), _spec(2, password="other-" + "y" * 30)
     specs += [a, b]
     for spec in (a, b):
-        rt.provision_step("database", spec)
-    rt.provision_step("database", a)  # again: converges, no error
-    assert "database" not in rt.missing(a)
+        rt.ensure("database", spec, None)
+    rt.ensure("database", a, None)  # again: converges, no error
+    assert rt.status("database", a)
     with _connect(a, database.database_name(a.key)) as conn, conn.cursor() as cursor:
         cursor.execute("CREATE TABLE t (id int)")
         cursor.execute("SHOW DATABASES")
@@ -61,9 +67,9 @@ def test_database_password_converges_to_the_stored_secret(runtime):
     rt, specs = runtime
     spec = _spec(3)
     specs.append(spec)
-    rt.provision_step("database", spec)
+    rt.ensure("database", spec, None)
     changed = _spec(3, password="rotated-" + "z" * 30)
-    rt.provision_step("database", changed)
+    rt.ensure("database", changed, None)
     _connect(changed, database.database_name(changed.key)).close()
     with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
         _connect(spec, database.database_name(spec.key))
@@ -73,7 +79,7 @@ def test_files_hard_link_core_and_use_the_platform_wp_config(runtime, settings):
     rt, specs = runtime
     spec = _spec(4)
     specs.append(spec)
-    rt.provision_step("files", spec)
+    rt.ensure("files", spec, None)
     root = files.docroot(spec.key)
     core = Path(settings.WORDPRESS_CORE_DIR)
     assert os.stat(root / "wp-settings.php").st_ino == os.stat(core / "wp-settings.php").st_ino
@@ -81,9 +87,9 @@ def test_files_hard_link_core_and_use_the_platform_wp_config(runtime, settings):
     assert (root / "wp-content" / "themes" / "twentytwentythree" / "style.css").exists()
     assert (root / "wp-content" / "uploads").is_dir()
     (root / "wp-content" / "uploads" / "photo.jpg").write_bytes(b"jpeg")
-    rt.provision_step("files", spec)  # again: the site's uploads are kept
+    rt.ensure("files", spec, None)  # again: the site's uploads are kept
     assert (root / "wp-content" / "uploads" / "photo.jpg").read_bytes() == b"jpeg"
-    assert "files" not in rt.missing(spec)
+    assert rt.status("files", spec)
 
 
 def test_delete_removes_what_the_site_owned_and_nothing_else(runtime):
@@ -92,10 +98,10 @@ def test_delete_removes_what_the_site_owned_and_nothing_else(runtime):
     specs.append(kept)
     for spec in (gone, kept):
         for step in ("database", "files"):
-            rt.provision_step(step, spec)
-    rt.delete(gone)
-    rt.delete(gone)  # idempotent
-    assert {"database", "files"} <= set(rt.missing(gone))
+            rt.ensure(step, spec, None)
+    tear_down(rt, gone)
+    tear_down(rt, gone)  # idempotent
+    assert {"database", "files"} <= missing(rt, gone)
     assert not files.site_dir(gone.key).exists()
-    assert not {"database", "files"} & set(rt.missing(kept))
+    assert not {"database", "files"} & missing(rt, kept)
     _connect(kept, database.database_name(kept.key)).close()

@@ -1,10 +1,12 @@
 """A whole site on the local runtime: real nginx, php-fpm, MariaDB and WordPress."""
 
+from dataclasses import replace
+
 import pytest
 
 from kernel.testing import wait_until
 from sites.runtimes.local import files, health, pool, server, webserver
-from sites.tests.conftest import put_php, run_php, site_spec
+from sites.tests.conftest import missing, provision_all, put_php, run_php, site_spec, tear_down
 
 
 def test_site_serves_wordpress_with_its_title(provisioned):
@@ -18,25 +20,21 @@ def test_site_serves_wordpress_with_its_title(provisioned):
     # Static files come from nginx, not PHP.
     status, headers, _ = health.fetch(spec.hostname, "/wp-includes/css/dashicons.min.css")
     assert (status, headers.get("content-type")) == (200, "text/css")
-    assert runtime.missing(spec) == []
-    assert runtime.status(spec) == {"database": True, "files": True, "php_pool": True, "web_server": True}
+    assert missing(runtime, spec) == set()
     # Every step again: nothing changes, nothing breaks.
-    for step in runtime.steps:
-        runtime.provision_step(step, spec)
+    provision_all(runtime, spec)
     assert health.fetch(spec.hostname, "/")[0] == 200
 
 
-def test_bad_server_block_is_refused_and_other_sites_keep_serving(provisioned):
+def test_bad_server_block_is_refused_and_other_sites_keep_serving(provisioned, monkeypatch):
     _, provision = provisioned
     spec = provision(102)
     broken = site_spec(103)
     original = webserver.render
-    try:
-        webserver.render = lambda s, suspended=False: original(s).replace("listen", "lissen", 1)
-        with pytest.raises(Exception, match="nginx server block was refused"):
-            webserver.ensure_server_block(broken)
-    finally:
-        webserver.render = original
+    monkeypatch.setattr(webserver, "render", lambda s, suspended=False: original(s).replace("listen", "lissen", 1))
+    with pytest.raises(Exception, match="nginx server block was refused"):
+        webserver.ensure_server_block(broken)
+    monkeypatch.undo()
     assert not webserver.site_conf(broken.key).exists()
     assert server.nginx_test() is None
     assert health.fetch(spec.hostname, "/")[0] == 200
@@ -45,10 +43,10 @@ def test_bad_server_block_is_refused_and_other_sites_keep_serving(provisioned):
 def test_suspend_answers_503_and_resume_restores(provisioned):
     runtime, provision = provisioned
     spec = provision(104)
-    runtime.suspend(spec)
+    runtime.ensure("server", replace(spec, suspended=True), None)
     status, _, body = health.fetch(spec.hostname, "/")
     assert (status, b"suspended" in body) == (503, True)
-    runtime.resume(spec)
+    runtime.ensure("server", spec, None)
     assert health.fetch(spec.hostname, "/")[0] == 200
 
 
@@ -72,8 +70,8 @@ def test_idle_site_runs_no_php_process(provisioned):
 def test_delete_removes_everything_and_other_sites_still_serve(provisioned):
     runtime, provision = provisioned
     gone, kept = provision(106), provision(107)
-    runtime.delete(gone)
-    assert set(runtime.missing(gone)) == {"database", "files", "php_pool", "web_server"}
+    tear_down(runtime, gone)
+    assert missing(runtime, gone) == {"database", "files", "pool", "server"}
     assert health.fetch(gone.hostname, "/")[0] == 404
     assert health.fetch(kept.hostname, "/")[0] == 200
 
@@ -146,7 +144,7 @@ def test_a_change_to_one_site_does_not_interrupt_another(provisioned):
     request = threading.Thread(target=lambda: result.update(answer=health.fetch(busy.hostname, "/slow.php")))
     request.start()
     time.sleep(1)  # the slow request is now inside PHP
-    runtime.apply_env(replace(changing, env={"NEW_SETTING": "on"}))  # php-fpm reloads every pool
+    runtime.ensure("pool", replace(changing, env={"NEW_SETTING": "on"}), None)  # php-fpm reloads every pool
     request.join(timeout=30)
     status, _, body = result["answer"]
     assert (status, body) == (200, b"finished")
@@ -155,13 +153,13 @@ def test_a_change_to_one_site_does_not_interrupt_another(provisioned):
 def test_a_refused_pool_never_reaches_php_fpm_even_when_another_process_reloads(provisioned, monkeypatch):
     """Another process's reload at the worst moment (while this pool is being tested) used to load
     the untested file: php-fpm exited and every site answered 502."""
-    from sites.runtimes.base import StepError
     from sites.runtimes.local.runtime import LocalRuntime
+    from sites.spec import StepError
 
     runtime, provision = provisioned
     serving = provision(120)
     broken = site_spec(121)
-    runtime.provision_step("files", broken)
+    runtime.ensure("files", broken, None)
     log = server.logs_dir() / "php-fpm.log"
     real_test = server.PHP_FPM_DAEMON.test
 
@@ -184,7 +182,7 @@ def test_a_refused_pool_never_reaches_php_fpm_even_when_another_process_reloads(
     assert not pool.pool_file(broken.key).exists()
     assert server.daemons_running()["php-fpm"]
     assert health.fetch(serving.hostname, "/")[0] == 200
-    LocalRuntime().delete(broken)
+    tear_down(LocalRuntime(), broken)
 
 
 def test_reloading_nginx_cuts_no_response_in_flight(provisioned):
@@ -199,8 +197,7 @@ def test_reloading_nginx_cuts_no_response_in_flight(provisioned):
     def visit():
         while not stop.is_set():
             try:
-                status, _, body = health.fetch(spec.hostname, "/")
-                answered.append(status)
+                answered.append(health.fetch(spec.hostname, "/")[0])
             except Exception as exc:  # noqa: BLE001 - every failure is the finding
                 failures.append(repr(exc))
 

@@ -17,7 +17,7 @@ def test_create_from_the_portal_shows_the_password_once(tenant, owner, client_fo
     assert created["Cache-Control"] == "no-store"
     password = page.split('id="admin-password">')[1].split("<")[0]
     assert len(password) >= 20
-    assert "Provisioning" in page
+    assert "Requested" in page and "Create: queued" in page
     again = client.get("/sites/blog/").content.decode()
     assert password not in again
     assert "blog--acme.sites.localhost" in client.get("/sites/").content.decode()
@@ -35,7 +35,11 @@ def test_billing_role_reads_but_cannot_create(tenant, add_member, client_for):
     billing = add_member(tenant, "billing")
     client = client_for(tenant, user=billing)
     assert "New site" not in client.get("/sites/").content.decode()
-    assert client.post("/sites/", {"name": "blog"}).status_code == 404
+    refused = client.post("/sites/", {"name": "blog"})
+    assert refused.status_code == 400
+    assert "can see sites but not change them" in refused.content.decode()
+    with tenant_context(tenant):
+        assert not Site.objects.exists()
 
 
 def test_env_editor_masks_sensitive_values(tenant, owner, client_for):
@@ -58,7 +62,7 @@ def test_delete_needs_the_name_typed(tenant, owner, client_for):
     wrong = client.post("/sites/blog/delete/", {"confirm": "blo"}, follow=True)
     assert "Type the site" in wrong.content.decode()
     with tenant_context(tenant):
-        assert Site.objects.get(slug="blog").status == "provisioning"
+        assert Site.objects.get(slug="blog").status == "requested"
     client.post("/sites/blog/delete/", {"confirm": "blog"})
     with tenant_context(tenant):
         assert Site.objects.get(slug="blog").status == "deleting"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from sites.runtimes.base import SiteSpec
 from sites.runtimes.local import files, webserver
+from sites.spec import SiteSpec
 
 RUNTIME_DIR = Path(settings.BASE_DIR) / "wordpress-runtime"
 

@@ -74,12 +74,20 @@ echo json_encode($answers);
 """
 
 
-def _listening(host: str, port: int) -> bool:
+def _listening(target: str) -> bool:
+    """Whether the test process itself (the platform's user) can connect to `target`."""
+    where = urlsplit(target)
     try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
+        if where.scheme == "unix":
+            with socket.socket(socket.AF_UNIX) as client:
+                client.settimeout(1)
+                client.connect(where.path)
+        else:
+            with socket.create_connection((where.hostname, where.port), timeout=1):
+                pass
     except OSError:
         return False
+    return True
 
 
 def test_site_php_reaches_none_of_the_platform_services_but_its_own_database(provisioned, tmp_path):
@@ -95,19 +103,21 @@ def test_site_php_reaches_none_of_the_platform_services_but_its_own_database(pro
         platform_socket.listen()
         try:
             database = settings.DATABASES["default"]
+            db_host, db_port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
             redis = urlsplit(settings.REDIS_URL)
             targets = {
                 "platform port": f"tcp://127.0.0.1:{platform_port.getsockname()[1]}",
                 "platform socket under /run": f"unix://{socket_path}",
-                "postgresql": f"tcp://{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}",
+                # The platform's own database, over TCP or (an embedded server) its socket.
+                "postgresql": f"unix://{db_host}/.s.PGSQL.{db_port}"
+                if db_host.startswith("/")
+                else f"tcp://{db_host}:{db_port}",
                 "redis": f"tcp://{redis.hostname}:{redis.port or 6379}",
             }
             if Path("/run/postgresql/.s.PGSQL.5432").exists():
                 targets["postgresql socket"] = "unix:///run/postgresql/.s.PGSQL.5432"
             for label, target in targets.items():  # each is alive for the platform itself
-                if target.startswith("tcp://"):
-                    where = urlsplit(target)
-                    assert _listening(where.hostname, where.port), label
+                assert _listening(target), label
             put_php(spec, "reach.php", REACH_PROBE)
             answers = run_php(spec, "reach.php", targets=json.dumps(targets))
         finally:

@@ -1,12 +1,13 @@
-"""Staff see every site across tenants, filter them, read their events, and retry failed ones."""
+"""Staff see every site across tenants, filter them, read their operations and events, and retry
+failed ones."""
 
 import pytest
 from django_tenants.utils import tenant_context
 
-from sites import services
+from sites import pipeline
 from sites.inventory.models import SiteRecord
-from sites.models import Site, SiteStatus
-from tenants.audit import Actor
+from sites.models import Site, SiteOperation, SiteStatus
+from sites.tests.factories import requested_site
 from tenants.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -17,17 +18,10 @@ def staff_client(client_for):
     return client_for(None, user=UserFactory(is_staff=True, is_superuser=True))
 
 
-def _site(tenant, name):
-    owner = tenant.memberships.get().user
-    with tenant_context(tenant):
-        site, _ = services.site_create(actor=Actor.of_user(owner), tenant=tenant, name=name)
-    return site
-
-
-def test_staff_list_filter_and_events(make_tenant, staff_client):
+def test_staff_list_filter_operations_and_events(make_tenant, staff_client):
     acme, globex = make_tenant(slug="acme"), make_tenant(slug="globex")
-    _site(acme, "blog")
-    _site(globex, "shop")
+    requested_site(acme, "blog")
+    requested_site(globex, "shop")
     page = staff_client.get("/admin/site_inventory/siterecord/").content.decode()
     assert "blog--acme.sites.localhost" in page and "shop--globex.sites.localhost" in page
     filtered = staff_client.get("/admin/site_inventory/siterecord/?status__exact=ready").content.decode()
@@ -35,22 +29,28 @@ def test_staff_list_filter_and_events(make_tenant, staff_client):
     record = SiteRecord.objects.get(slug="blog")
     detail = staff_client.get(f"/admin/site_inventory/siterecord/{record.pk}/change/").content.decode()
     assert "request · succeeded" in detail
+    assert "create · queued" in detail
 
 
-def test_retry_puts_a_failed_site_back_to_provisioning(make_tenant, staff_client, django_capture_on_commit_callbacks):
+def test_retry_queues_a_retry_operation_for_a_failed_site(
+    make_tenant, staff_client, django_capture_on_commit_callbacks
+):
     acme = make_tenant(slug="acme")
-    site = _site(acme, "blog")
+    site = requested_site(acme, "blog")
     with tenant_context(acme):
-        services.site_transition(site=site, tenant=acme, to=SiteStatus.FAILED)
+        SiteOperation.objects.update(state="failed")
+        site = Site.objects.get(pk=site.pk)
+        pipeline.set_status(site, acme, SiteStatus.FAILED)
     record = SiteRecord.objects.get(slug="blog")
     with django_capture_on_commit_callbacks() as queued:
         staff_client.post(
             "/admin/site_inventory/siterecord/", {"action": "retry_failed", "_selected_action": [record.pk]}
         )
-    assert len(queued) == 1  # the first step, sent once the change is committed
+    assert queued, "the retry is sent to a worker once committed"
     with tenant_context(acme):
-        assert Site.objects.get(pk=site.pk).status == "provisioning"
-    assert SiteRecord.objects.get(pk=record.pk).status == "provisioning"
+        retry = SiteOperation.objects.filter(kind="retry").get()
+    assert retry.state == "queued"
+    assert retry.requested_by_label.startswith("staff console: ")
 
 
 def test_tenant_member_cannot_see_the_inventory(tenant, owner, client_for):

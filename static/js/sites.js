@@ -8,6 +8,13 @@
     document.querySelectorAll(`[data-site="${CSS.escape(payload.site)}"] .status`).forEach((cell) => {
       if (payload.status) cell.textContent = labels[payload.status] || payload.status;
     });
+    const operation = document.getElementById("operation");
+    const onThisPage = document.getElementById("site")?.dataset.site === payload.site;
+    if (event === "site.operation" && operation && onThisPage) {
+      const done = ["succeeded", "failed", "cancelled"].includes(payload.state);
+      operation.textContent = done ? `${payload.kind}: ${payload.state}` + (payload.error ? ` (${payload.error})` : "")
+        : `${payload.kind}: ${payload.state}` + (payload.step ? `, step ${payload.step_index + 1} of ${payload.steps_total} (${payload.step})` : "");
+    }
     const timeline = document.getElementById("timeline");
     const page = document.getElementById("site");
     if (event === "site.progress" && timeline && page && page.dataset.site === payload.site) {

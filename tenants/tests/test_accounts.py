@@ -22,7 +22,7 @@ def public():
 
 
 def _code_in_last_mail() -> str:
-    match = re.search(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4}|[A-Z0-9]{6})\s*$", mail.outbox[-1].body, re.MULTILINE)
+    match = re.search(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4}|[A-Z0-9]{6})\s*$", str(mail.outbox[-1].body), re.MULTILINE)
     assert match, mail.outbox[-1].body
     return match.group(1)
 

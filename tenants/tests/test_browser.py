@@ -73,7 +73,7 @@ def _create_a_site_and_watch_it_come_up(page) -> None:
     page.get_by_role("button", name="Create site").click()
     expect(page.locator("#admin-password")).to_be_visible()
     expect(page.locator("#site .status")).to_have_text("Ready", timeout=60_000)
-    expect(page.locator("#timeline")).to_contain_text("health_check: succeeded")
+    expect(page.locator("#timeline")).to_contain_text("health: succeeded")
     assert_accessible(page)
     try:
         home = page.locator("#site a").first.get_attribute("href")
@@ -87,18 +87,19 @@ def _create_a_site_and_watch_it_come_up(page) -> None:
 def _remove_sites(tenant_slug: str) -> None:
     from django_tenants.utils import tenant_context
 
-    from sites import services
+    from sites import pipeline
     from sites.models import Site
-    from sites.runtimes import get_runtime
+    from sites.runtimes.local.runtime import LocalRuntime
+    from sites.tests.conftest import tear_down
 
     tenant = Tenant.objects.get(slug=tenant_slug)
     with tenant_context(tenant):
         for site in Site.objects.all():
-            get_runtime().delete(services.site_spec(site=site, tenant=tenant))
+            tear_down(LocalRuntime(), pipeline.site_spec(site=site, tenant=tenant))
 
 
 def _verification_code() -> str:
-    body = mail.outbox[-1].body
+    body = str(mail.outbox[-1].body)
     match = re.search(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", body, re.MULTILINE)
     assert match, body
     return match.group(1)

@@ -12,7 +12,7 @@ from django.urls import URLPattern
 from django_tenants.utils import tenant_context
 
 from aipress.asgi import application
-from sites.models import Site, SiteEnvVar
+from sites.models import Site, SiteEnvVar, SiteOperation
 from sites.urls_api import site_api_urlpatterns
 from tenants.events import publish_tenant_event
 from tenants.models import ApiKey, Invitation, Membership, Role
@@ -32,14 +32,12 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
     b_member = add_member(b, Role.MEMBER)
     services.invitation_create(actor=Actor.of_user(b_owner), tenant=b, email="pending@bravo.test", role="member")
     b_key = api_key_for(b)
-    with tenant_context(b):
-        from sites import env_vars
-        from sites import services as site_services
+    from sites import services as site_services
 
-        site, _ = site_services.site_create(actor=Actor.of_user(b_owner), tenant=b, name="bravo-blog")
-        env_vars.env_set(
-            actor=Actor.of_user(b_owner), site=site, tenant=b, name="STRIPE_KEY", value="sk", sensitive=True
-        )
+    _, b_operation, _ = site_services.site_request(tenant=b, actor=Actor.of_user(b_owner), name="bravo-blog")
+    site_services.env_set(
+        tenant=b, actor=Actor.of_user(b_owner), name="bravo-blog", key="STRIPE_KEY", value="sk", sensitive=True
+    )
     return {
         "a": a,
         "b": b,
@@ -51,6 +49,7 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
             "key_id": ApiKey.objects.get(tenant=b, prefix=b_key.rsplit("_", 1)[0]).pk,
             "name": "bravo-blog",
             "key": "STRIPE_KEY",
+            "operation_id": b_operation.pk,
         },
     }
 
@@ -67,7 +66,10 @@ OBJECT_CALLS = [
     ("delete", "sites/{name}/", None),
     ("post", "sites/{name}/suspend/", None),
     ("post", "sites/{name}/resume/", None),
+    ("post", "sites/{name}/retry/", None),
     ("get", "sites/{name}/events/", None),
+    ("get", "sites/{name}/operations/", None),
+    ("get", "sites/{name}/operations/{operation_id}/", None),
     ("get", "sites/{name}/env/", None),
     ("get", "sites/{name}/env/{key}/", None),
     ("put", "sites/{name}/env/{key}/", {"value": "x"}),
@@ -78,7 +80,8 @@ OBJECT_CALLS = [
 def _snapshot(tenant):
     with tenant_context(tenant):
         sites = sorted(Site.objects.values_list("slug", "status"))
-        sites += sorted(SiteEnvVar.objects.values_list("name", "ciphertext"))
+        sites += sorted(SiteEnvVar.objects.values_list("name", "reference"))
+        sites += sorted(SiteOperation.objects.values_list("pk", "kind", "state"))
     return (
         sites,
         sorted(Membership.objects.filter(tenant=tenant).values_list("pk", "role")),
@@ -151,6 +154,7 @@ def test_portal_pages_of_b_are_404_for_a(two_tenants, client_for, path):
         ("post", "/sites/{name}/env/"),
         ("post", "/sites/{name}/env/{key}/delete/"),
         ("post", "/sites/{name}/suspend/"),
+        ("post", "/sites/{name}/retry/"),
         ("post", "/sites/{name}/delete/"),
     ],
 )

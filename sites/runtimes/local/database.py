@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pymysql
@@ -16,7 +17,7 @@ def database_name(key: str) -> str:
     return f"wp_{key}"
 
 
-def _admin_parameters() -> dict[str, object]:
+def _admin_parameters() -> dict[str, Any]:
     if not settings.SITES_MARIADB_URL:
         raise ImproperlyConfigured(
             "SITES_MARIADB_URL is not set: `make run` starts the sites' MariaDB and writes it to var/env."
@@ -29,7 +30,7 @@ def _admin_parameters() -> dict[str, object]:
             "(root on a developer's MariaDB) is open to every site's PHP too."
         )
     socket = parse_qs(url.query).get("unix_socket", [""])[0]
-    where: dict[str, object] = (
+    where: dict[str, Any] = (
         {"unix_socket": socket} if socket else {"host": url.hostname or "127.0.0.1", "port": url.port or 3306}
     )
     return {**where, "user": user, "password": password}
@@ -45,7 +46,7 @@ def sites_db_host() -> str:
 
 @contextmanager
 def admin_connection() -> Iterator[pymysql.connections.Connection]:
-    connection = pymysql.connect(**_admin_parameters(), autocommit=True, connect_timeout=5)  # type: ignore[arg-type]
+    connection = pymysql.connect(**_admin_parameters(), autocommit=True, connect_timeout=5)
     try:
         yield connection
     finally:
@@ -63,13 +64,24 @@ def ensure_database(key: str, password: str) -> None:
             cursor.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@%s", (name, host))
 
 
+def one_value(cursor: Any) -> Any:
+    """The single value a one-row, one-column query returned."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("MariaDB returned no row where one was expected.")
+    return row[0]
+
+
+_count = one_value
+
+
 def database_exists(key: str) -> bool:
     name = database_name(key)
     with admin_connection() as conn, conn.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (name,))
-        has_database = cursor.fetchone()[0] == 1
+        has_database = _count(cursor) == 1
         cursor.execute("SELECT COUNT(*) FROM mysql.user WHERE User = %s", (name,))
-        has_users = cursor.fetchone()[0] == len(SITE_USER_HOSTS)
+        has_users = _count(cursor) == len(SITE_USER_HOSTS)
     return has_database and has_users
 
 

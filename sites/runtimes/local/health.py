@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from sites.runtimes.base import SiteSpec, StepError
+from sites.spec import SiteSpec, StepError
 
 MAX_REDIRECTS = 5
 

@@ -16,8 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from sites.runtimes.base import SiteSpec, StepError
 from sites.runtimes.local import database, files, pool, processes, sandbox, server, system_user
+from sites.spec import SiteSpec, StepError
 
 SCRIPTS = Path(__file__).parent
 INSTALL_SCRIPT = SCRIPTS / "install.php"
@@ -26,6 +26,14 @@ RESULT_PREFIX = "AIPRESS-RESULT "
 TIMEOUT_SECONDS = 120
 # The same functions as in the site's pool: the installer loads the site's code too.
 DISABLED_FUNCTIONS = "exec,passthru,shell_exec,system,proc_open,popen,mail,mb_send_mail"
+
+
+def ensure_installed(spec: SiteSpec) -> str:
+    """WordPress installed, with the site's current title (the update operation changes it here)."""
+    detail = install_wordpress(spec)
+    if "already" in detail:
+        return f"{detail}; {set_title(spec)}"
+    return detail
 
 
 def install_wordpress(spec: SiteSpec) -> str:

@@ -13,8 +13,8 @@ from string import Template
 
 from django.conf import settings
 
-from sites.runtimes.base import SiteSpec
 from sites.runtimes.local import files, server, system_user
+from sites.spec import SiteSpec
 
 POOL_TEMPLATE = Path(settings.BASE_DIR) / "wordpress-runtime" / "php-fpm-pool.conf.template"
 

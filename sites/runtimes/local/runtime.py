@@ -1,71 +1,65 @@
 """The local runtime: sites on this host, for real (nginx, one php-fpm pool per site, MariaDB)."""
 
-from sites.runtimes.base import SiteSpec, StepError
-from sites.runtimes.local import database, files, health, install, pool, system_user, webserver
+from sites.runtimes.local import database, files, health, install, pool, sandbox, server, system_user, webserver
+from sites.spec import SALT_NAMES, Done, SiteSpec, StepError, StepResult
 
-SALT_NAMES = (
-    "AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
-    "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT",
-)  # fmt: skip
+__all__ = ["SALT_NAMES", "LocalRuntime"]
 
 
 class LocalRuntime:
     name = "local"
-    steps = ("database", "files", "php_pool", "web_server", "wordpress_install", "health_check")
 
-    def secret_names(self) -> tuple[str, ...]:
-        return ("DB_PASSWORD", *SALT_NAMES)
-
-    def provision_step(self, step: str, spec: SiteSpec) -> str:
+    def ensure(self, step: str, spec: SiteSpec, handle: str | None) -> StepResult:
         if step == "database":
             database.ensure_database(spec.key, spec.secrets["DB_PASSWORD"])
-            return f"database {database.database_name(spec.key)} with its own user"
+            return Done(f"database {database.database_name(spec.key)} with its own user")
         if step == "files":
             version = files.ensure_files(spec.key)
-            return f"WordPress {version} laid out in {files.docroot(spec.key)}"
-        if step == "php_pool":
-            return pool.ensure_pool(spec)
-        if step == "web_server":
-            return webserver.ensure_server_block(spec)
-        if step == "wordpress_install":
-            return install.install_wordpress(spec)
-        if step == "health_check":
-            return health.check(spec)
+            return Done(f"WordPress {version} laid out in {files.docroot(spec.key)}")
+        if step == "pool":
+            return Done(pool.ensure_pool(spec))
+        if step == "server":
+            return Done(webserver.ensure_server_block(spec, suspended=spec.suspended))
+        if step == "install":
+            return Done(install.ensure_installed(spec))
+        if step == "health":
+            return Done("suspended: WordPress is not asked" if spec.suspended else health.check(spec))
         raise StepError(f"The local runtime has no step {step!r}.")
+
+    def remove(self, step: str, spec: SiteSpec) -> None:
+        if step == "install":
+            install.end_previous_installer(spec.key)
+        elif step == "server":
+            webserver.remove_server_block(spec.key)
+            webserver.remove_logs(spec.key)
+        elif step == "pool":
+            pool.remove_pool(spec.key)
+        elif step == "files":
+            files.remove_files(spec.key)
+            system_user.remove_user(spec.key)
+        elif step == "database":
+            database.drop_database(spec.key)
+
+    def status(self, step: str, spec: SiteSpec) -> bool:
+        checks = {
+            "database": lambda: database.database_exists(spec.key),
+            "files": lambda: files.files_present(spec.key),
+            "pool": lambda: pool.pool_present(spec.key),
+            "server": lambda: webserver.server_block_present(spec.key),
+        }
+        # install and health leave nothing to look for that the steps above do not already cover.
+        return checks[step]() if step in checks else True
 
     def wordpress_version(self, spec: SiteSpec) -> str:
         return files.wordpress_version()  # every local site runs Debian's WordPress
 
-    def status(self, spec: SiteSpec) -> dict[str, bool]:
-        return {
-            "database": database.database_exists(spec.key),
-            "files": files.files_present(spec.key),
-            "php_pool": pool.pool_present(spec.key),
-            "web_server": webserver.server_block_present(spec.key),
-        }
-
-    def missing(self, spec: SiteSpec) -> list[str]:
-        return [step for step, present in self.status(spec).items() if not present]
-
-    def update(self, spec: SiteSpec) -> str:
-        """Apply title and scaling to the running site: the pool (max workers) and WordPress's title."""
-        return f"{pool.ensure_pool(spec)}; {install.set_title(spec)}"
-
-    def apply_env(self, spec: SiteSpec) -> str:
-        # php-fpm's graceful reload: requests in flight finish; other sites are not interrupted.
-        return pool.ensure_pool(spec)
-
-    def suspend(self, spec: SiteSpec) -> None:
-        webserver.ensure_server_block(spec, suspended=True)
-
-    def resume(self, spec: SiteSpec) -> None:
-        webserver.ensure_server_block(spec, suspended=False)
-
-    def delete(self, spec: SiteSpec) -> None:
-        install.end_previous_installer(spec.key)
-        webserver.remove_server_block(spec.key)
-        pool.remove_pool(spec.key)
-        database.drop_database(spec.key)
-        files.remove_files(spec.key)
-        webserver.remove_logs(spec.key)
-        system_user.remove_user(spec.key)
+    def check(self) -> str:
+        running = server.daemons_running()
+        down = [name for name, up in running.items() if not up]
+        if down:
+            raise StepError(f"{' and '.join(down)} not running (`make run` starts them)")
+        with database.admin_connection() as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT VERSION()")
+            version = database.one_value(cursor)
+        sandboxed = "sandboxed" if sandbox.enforced() else "NOT sandboxed (the platform is not root)"
+        return f"nginx and php-fpm running, {sandboxed}; MariaDB {version} at {database.sites_db_host()}"

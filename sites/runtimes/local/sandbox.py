@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from sites.runtimes.base import StepError
 from sites.runtimes.local.server import running_as_root
+from sites.spec import StepError
 
 # Directories whose sockets a site must not see. /var/run is a link to /run on Debian.
 HIDDEN_DIRECTORIES = ("/run",)

@@ -66,6 +66,13 @@ def running_as_root() -> bool:
 DAEMON_ENVIRONMENT = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
+NO_SITE_PAGE = (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>No site here</title></head>'
+    '<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto"><h1>No site here</h1>'
+    "<p>Nothing is published at this address. Check the address, or whether the site was deleted.</p>"
+    "</body></html>"
+)
+
 NGINX_MAIN = Template("""# Rendered by sites/runtimes/local/server.py; do not edit.
 ${USER_LINE}
 worker_processes 1;
@@ -88,11 +95,12 @@ http {
         '"path":"$request_uri","status":$status,"bytes":$body_bytes_sent,"duration":$request_time,'
         '"upstream_duration":"$upstream_response_time","remote":"$remote_addr","agent":"$http_user_agent"}';
     access_log ${RUNTIME}/logs/nginx-access.log aipress_json;
-    # Unknown hosts get a plain 404 rather than some site.
+    # Unknown hosts get a small 404 page rather than some site (and not a file to download).
     server {
         listen ${PORT} default_server;
         server_name _;
-        return 404 "No site here.\\n";
+        default_type text/html;
+        return 404 '${NO_SITE_PAGE}';
     }
     include ${SITES_INCLUDE}/*.conf;
 }
@@ -132,6 +140,7 @@ def _render_nginx_main(sites_include: Path) -> str:
         PORT=settings.SITES_PORT,
         USER_LINE=f"user {WEB_USER};" if running_as_root() else "",
         SITES_INCLUDE=sites_include,
+        NO_SITE_PAGE=NO_SITE_PAGE,
     )
 
 
@@ -314,7 +323,7 @@ def apply_config(target: Path, rendered: str, *, daemon: Daemon, what: str, mode
     reads has changed. Returns False when the file was already up to date. It reloads even then: a
     worker killed between swapping the file and reloading leaves a file the daemon never loaded.
     """
-    from sites.runtimes.base import StepError
+    from sites.spec import StepError
 
     with config_lock():
         previous = target.read_text() if target.exists() else None

@@ -5,8 +5,8 @@ from string import Template
 
 from django.conf import settings
 
-from sites.runtimes.base import SiteSpec
 from sites.runtimes.local import files, pool, server
+from sites.spec import SiteSpec
 
 TEMPLATES = Path(settings.BASE_DIR) / "wordpress-runtime"
 

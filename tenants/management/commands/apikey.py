@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from aipress.errors import ServiceError
+from kernel.errors import ServiceError
 from tenants import selectors, services
 from tenants.audit import Actor
 from tenants.cli import fail_on_service_error

@@ -3,10 +3,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from aipress.errors import ServiceError
+from kernel.errors import ServiceError
 from tenants import selectors, services
 from tenants.audit import Actor
 from tenants.cli import fail_on_service_error, wait_until_active
+from tenants.models import Tenant
 
 
 class Command(BaseCommand):
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         except ServiceError as exc:
             raise fail_on_service_error(exc) from None
 
-    def _tenant(self, slug: str):  # noqa: ANN202 - Tenant
+    def _tenant(self, slug: str) -> Tenant:
         tenant = selectors.tenant_get_by_slug(slug)
         if tenant is None:
             raise CommandError(f"No tenant “{slug}”; see `manage.py tenant list`.")

@@ -1,20 +1,12 @@
-"""Env vars and secrets of a site: names checked, values encrypted, changes applied to the site."""
+"""What a site's env var may be called and hold: one definition, for the API, the portal and the CLI."""
 
 import re
 
-from django.db import transaction
-
-from aipress.errors import InvalidInput
-from sites import secrets
-from sites.models import Site, SiteEnvVar, SiteEvent, SiteStatus
-from sites.runtimes import get_runtime
-from tenants.audit import Actor
-from tenants.models import Tenant
+from kernel.errors import InvalidInput
 
 NAME_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 MAX_NAME_LENGTH = 128
 MAX_VALUE_LENGTH = 8192
-MASK = "••••••••"
 
 # Names a site may not use, each with the reason a person is shown.
 _SET_BY_PLATFORM = "is set by the platform"
@@ -69,7 +61,7 @@ def _refusal(name: str) -> str | None:
     return next((reason for prefix, reason in REFUSED_PREFIXES.items() if name.startswith(prefix)), None)
 
 
-def _check_name(name: str) -> str:
+def check_env_name(name: str) -> str:
     if not NAME_PATTERN.match(name or "") or len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(
             f"Use 1 to {MAX_NAME_LENGTH} capital letters, digits and underscores, not starting with a digit.",
@@ -81,48 +73,9 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _check_value(value: str) -> str:
+def check_env_value(value: str) -> str:
     if len(value) > MAX_VALUE_LENGTH:
         raise InvalidInput(f"Use at most {MAX_VALUE_LENGTH} characters.", field="value")
     if "\0" in value:
         raise InvalidInput("An environment value cannot hold a NUL character.", field="value")
     return value
-
-
-def shown_value(var: SiteEnvVar) -> str:
-    return MASK if var.sensitive else secrets.decrypt(var.ciphertext)
-
-
-def env_for_runtime(site: Site) -> dict[str, str]:
-    return {var.name: secrets.decrypt(var.ciphertext) for var in SiteEnvVar.objects.filter(site=site)}
-
-
-def _apply(site: Site, tenant: Tenant, what: str) -> None:
-    """Reach the running site now; a site still provisioning gets the values at its php_pool step."""
-    from sites.services import site_spec
-
-    if site.status in (SiteStatus.READY, SiteStatus.SUSPENDED):
-        get_runtime(site.runtime).apply_env(site_spec(site=site, tenant=tenant))
-    SiteEvent.objects.create(site=site, step="env", outcome=SiteEvent.Outcome.SUCCEEDED, detail=what)
-
-
-def env_set(*, actor: Actor, site: Site, tenant: Tenant, name: str, value: str, sensitive: bool) -> SiteEnvVar:
-    name = _check_name((name or "").strip())
-    value = _check_value(value if value is not None else "")
-    with transaction.atomic():
-        existing = SiteEnvVar.objects.select_for_update().filter(site=site, name=name).first()
-        # Once sensitive, always sensitive: clearing the flag would reveal the stored value.
-        sensitive = sensitive or bool(existing and existing.sensitive)
-        var, _ = SiteEnvVar.objects.update_or_create(
-            site=site, name=name, defaults={"ciphertext": secrets.encrypt(value), "sensitive": sensitive}
-        )
-        _apply(site, tenant, f"{name} set by {actor.label}")
-    return var
-
-
-def env_delete(*, actor: Actor, site: Site, tenant: Tenant, name: str) -> bool:
-    with transaction.atomic():
-        deleted, _ = SiteEnvVar.objects.filter(site=site, name=name).delete()
-        if deleted:
-            _apply(site, tenant, f"{name} removed by {actor.label}")
-    return bool(deleted)

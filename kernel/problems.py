@@ -10,7 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from aipress.errors import InvalidInput, NotPermitted, ServiceError
+from kernel.errors import InvalidInput, NotFound, NotPermitted, ServiceError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://aipress.dev/problems/"
@@ -82,6 +82,8 @@ def _from_service_error(exc: ServiceError) -> exceptions.APIException:
         return exceptions.ValidationError({exc.field or "non_field_errors": [exc.message]})
     if isinstance(exc, NotPermitted):
         return exceptions.PermissionDenied(exc.message)
+    if isinstance(exc, NotFound):
+        return exceptions.NotFound(exc.message)
     return Conflict(exc.message)
 
 
