@@ -5,13 +5,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
 # The local site runtime: nginx, php-fpm with the extensions WordPress needs, WordPress and its
-# default theme, from Debian's packages.
+# default theme, MariaDB for the sites' databases, nftables and util-linux for the sites' sandbox,
+# from Debian's packages.
 SITE_PACKAGES := nginx:nginx-light php-fpm8.2:php8.2-fpm \
 	/etc/php/8.2/mods-available/mysqli.ini:php8.2-mysql /etc/php/8.2/mods-available/gd.ini:php8.2-gd \
 	/etc/php/8.2/mods-available/curl.ini:php8.2-curl /etc/php/8.2/mods-available/dom.ini:php8.2-xml \
 	/etc/php/8.2/mods-available/mbstring.ini:php8.2-mbstring /etc/php/8.2/mods-available/zip.ini:php8.2-zip \
 	/etc/php/8.2/mods-available/intl.ini:php8.2-intl /usr/share/wordpress/wp-settings.php:wordpress \
-	/usr/share/wordpress/wp-content/themes/twentytwentythree:wordpress-theme-twentytwentythree
+	/usr/share/wordpress/wp-content/themes/twentytwentythree:wordpress-theme-twentytwentythree \
+	/usr/sbin/mariadbd:mariadb-server mariadb:mariadb-client nft:nftables unshare:util-linux
 
 .PHONY: run test lint services system
 
