@@ -3,7 +3,6 @@
 import os
 import shutil
 import socket
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from kernel.testing import wait_until
 from tenants import services
 from tenants.audit import Actor
 from tenants.models import Role, Tenant, User
@@ -33,12 +33,11 @@ def _free_port() -> int:
 
 
 def database_url_of_this_run() -> str:
-    """This run's test database as a URL, for the real processes some tests start."""
-    db = connection.settings_dict
-    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    if host.startswith("/"):  # an embedded server's socket folder
-        return f"postgres://{db['USER']}:{db['PASSWORD']}@/{db['NAME']}?host={host}&port={port}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{host}:{port}/{db['NAME']}"
+    """This run's test database as a URL, for the real processes some tests start: the platform's own
+    DATABASE_URL (TCP, or an embedded server's socket) with the test database's name."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(settings.DATABASE_URL)._replace(path=f"/{connection.settings_dict['NAME']}"))
 
 
 def pytest_configure() -> None:
@@ -66,13 +65,13 @@ def pytest_unconfigure() -> None:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterator[None]:
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     """After pytest-django migrated the public schema: the tenant template schema, as in production."""
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+    with django_db_blocker.unblock():
         ensure_template_schema()
     yield
     # Server and worker threads keep their own connections; end them so the test database can be dropped.
-    with django_db_blocker.unblock(), connection.cursor() as cursor:  # type: ignore[attr-defined]
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -176,11 +175,13 @@ def site_daemons() -> Iterator[None]:
     from sites.runtimes.local import sandbox, server
 
     processes = server.start_daemons()
-    deadline = time.monotonic() + 15
-    while not all(server.daemons_running().values()):
-        if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-            raise RuntimeError(f"nginx or php-fpm did not start; see {server.logs_dir()}")
-        time.sleep(0.05)
+
+    def started() -> bool:
+        if any(p.poll() is not None for p in processes):
+            raise RuntimeError(f"nginx or php-fpm exited at start; see {server.logs_dir()}")
+        return all(server.daemons_running().values())
+
+    wait_until(started, timeout=15, what="nginx and php-fpm to start")
     yield
     for process in processes:
         process.terminate()
@@ -194,7 +195,6 @@ def platform(settings: Any) -> Iterator[str]:
     """The real ASGI application (HTTP, websockets, WhiteNoise) under uvicorn, on a free port."""
     import socket
     import threading
-    import time
 
     import uvicorn
     from django.core.management import call_command
@@ -218,11 +218,7 @@ def platform(settings: Any) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        raise RuntimeError("uvicorn did not start")
+    wait_until(lambda: server.started, timeout=10, what="uvicorn to start")
     yield f"http://{settings.PLATFORM_DOMAIN}:{port}"
     server.should_exit = True
     thread.join(timeout=10)

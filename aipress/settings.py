@@ -115,7 +115,8 @@ ASGI_APPLICATION = "aipress.asgi.application"
 # a thread of its own, so per-thread persistent connections pile up until PostgreSQL refuses
 # clients (measured by bench/api_throughput.py): a bounded psycopg pool per process instead. A pooled
 # connection gets its search path set again on first use (django-tenants resets it on close).
-DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/aipress")}
+DATABASE_URL = env("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/aipress")
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 if env.bool("DATABASE_POOL", default=True):

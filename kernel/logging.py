@@ -32,7 +32,7 @@ class JsonFormatter(_BaseJsonFormatter):
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("fmt", "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(tenant)s %(user)s")
         kwargs.setdefault("rename_fields", {"asctime": "time", "levelname": "level", "name": "logger"})
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # python-json-logger's keyword arguments, passed through as given
 
     def format(self, record: logging.LogRecord) -> str:
         for attr in ("request_id", "tenant", "user"):

@@ -25,7 +25,7 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        request.request_id = request_id  # type: ignore[attr-defined]
+        request.request_id = request_id  # type: ignore[attr-defined]  # the request id is our own attribute on Django's request
         # Set, not reset afterwards: Django logs the response (django.request) after this returns,
         # and those lines should carry the id too. The next request on this thread overwrites them.
         request_id_var.set(request_id)

@@ -53,7 +53,7 @@ def _reason_action(
             done = 0
             for tenant in queryset:
                 try:
-                    apply(actor=Actor.from_request(request), tenant=tenant, reason=form.cleaned_data["reason"])  # type: ignore[operator]
+                    apply(actor=Actor.from_request(request), tenant=tenant, reason=form.cleaned_data["reason"])  # type: ignore[operator]  # apply is one of the services passed in, called with their keyword arguments
                     done += 1
                 except ServiceError as exc:
                     messages.error(request, f"{tenant.slug}: {exc.message}")

@@ -42,7 +42,7 @@ class TenantResolutionMiddleware(TenantMainMiddleware):
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         use_public_schema()
-        request.api_key = None  # type: ignore[attr-defined]
+        request.api_key = None  # type: ignore[attr-defined]  # tenant resolution puts its results on Django's request
         raw = _bearer_token(request)
         if raw is not None:
             key = lookup_api_key(raw)
@@ -56,7 +56,7 @@ class TenantResolutionMiddleware(TenantMainMiddleware):
                 )
                 response["WWW-Authenticate"] = "Bearer"
                 return response
-            request.api_key = key  # type: ignore[attr-defined]
+            request.api_key = key  # type: ignore[attr-defined]  # tenant resolution puts its results on Django's request
             self._route(request, key.tenant)
             return None
         return super().process_request(request)
@@ -71,12 +71,12 @@ class TenantResolutionMiddleware(TenantMainMiddleware):
             # No `request.tenant` at all on the public host: django-tenants' admin templates test
             # for its absence. Our code reads it with getattr(request, "tenant", None).
             use_public_schema()
-            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF  # type: ignore[attr-defined]
+            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF  # type: ignore[attr-defined]  # tenant resolution puts its results on Django's request
         else:
-            request.tenant = tenant  # type: ignore[attr-defined]
+            request.tenant = tenant  # type: ignore[attr-defined]  # tenant resolution puts its results on Django's request
             use_tenant_schema(tenant)
-            request.urlconf = settings.ROOT_URLCONF  # type: ignore[attr-defined]
-        set_urlconf(request.urlconf)  # type: ignore[attr-defined]
+            request.urlconf = settings.ROOT_URLCONF  # type: ignore[attr-defined]  # tenant resolution puts its results on Django's request
+        set_urlconf(request.urlconf)  # type: ignore[attr-defined]  # tenant resolution puts its results on Django's request
 
 
 class SuspendedTenantMiddleware:

@@ -25,7 +25,7 @@ def request_role(request: HttpRequest | Request) -> str | None:
     if cached is not False:
         return cached if isinstance(cached, str) else None
     role = role_of(Actor.from_request(request), tenant)
-    request._aipress_role = role  # type: ignore[union-attr]
+    request._aipress_role = role  # type: ignore[union-attr]  # a per-request cache on Django's request
     return role
 
 

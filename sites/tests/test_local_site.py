@@ -53,17 +53,16 @@ def test_suspend_answers_503_and_resume_restores(provisioned):
 def test_idle_site_runs_no_php_process(provisioned):
     _, provision = provisioned
     spec = provision(105)
-    pool_name = spec.key
     import subprocess
-    import time
 
-    deadline = time.monotonic() + 20  # pm.process_idle_timeout is 10 s
-    while time.monotonic() < deadline:
+    def no_php_process() -> bool:
         listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
-        if f"pool {pool_name}" not in listing:
-            break
-        time.sleep(0.5)
-    assert f"pool {pool_name}" not in listing
+        return f"pool {spec.key}" not in listing
+
+    assert not no_php_process()  # the health check's request started one...
+    wait_until(
+        no_php_process, timeout=25, every=0.5, what="the idle pool to stop its PHP process"
+    )  # ...gone after pm.process_idle_timeout (10 s)
     assert pool.pool_present(spec.key)
 
 
@@ -72,7 +71,10 @@ def test_delete_removes_everything_and_other_sites_still_serve(provisioned):
     gone, kept = provision(106), provision(107)
     tear_down(runtime, gone)
     assert missing(runtime, gone) == {"database", "files", "pool", "server"}
-    assert health.fetch(gone.hostname, "/")[0] == 404
+    status, headers, body = health.fetch(gone.hostname, "/")
+    # A small page a browser shows, not a file it downloads (nginx's default type is octet-stream).
+    assert (status, headers["content-type"]) == (404, "text/html")
+    assert b"No site here" in body
     assert health.fetch(kept.hostname, "/")[0] == 200
 
 
@@ -122,28 +124,21 @@ def test_an_install_cut_short_is_started_afresh(provisioned):
     assert health.fetch(spec.hostname, "/")[0] == 200
 
 
-SLOW_PHP = "<?php sleep(3); echo 'finished';"
+# Says it has started (a file the test waits for), then takes its time.
+SLOW_PHP = "<?php touch(__DIR__ . '/wp-content/uploads/started'); sleep(3); echo 'finished';"
 
 
 def test_a_change_to_one_site_does_not_interrupt_another(provisioned):
-    import shutil
     import threading
-    import time
-    from dataclasses import replace
-
-    from sites.runtimes.local import system_user
-    from sites.runtimes.local.server import running_as_root
 
     runtime, provision = provisioned
     changing, busy = provision(113), provision(114)
-    slow = files.docroot(busy.key) / "slow.php"
-    slow.write_text(SLOW_PHP)
-    if running_as_root():
-        shutil.chown(slow, system_user.user_name(busy.key))
+    put_php(busy, "slow.php", SLOW_PHP)
+    started = files.docroot(busy.key) / "wp-content" / "uploads" / "started"
     result = {}
     request = threading.Thread(target=lambda: result.update(answer=health.fetch(busy.hostname, "/slow.php")))
     request.start()
-    time.sleep(1)  # the slow request is now inside PHP
+    wait_until(started.exists, what="the slow request to be inside PHP")
     runtime.ensure("pool", replace(changing, env={"NEW_SETTING": "on"}), None)  # php-fpm reloads every pool
     request.join(timeout=30)
     status, _, body = result["answer"]

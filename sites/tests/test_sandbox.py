@@ -103,7 +103,8 @@ def test_site_php_reaches_none_of_the_platform_services_but_its_own_database(pro
         platform_socket.listen()
         try:
             database = settings.DATABASES["default"]
-            db_host, db_port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
+            db_host = database["HOST"] or database.get("OPTIONS", {}).get("host") or "127.0.0.1"
+            db_port = database["PORT"] or 5432
             redis = urlsplit(settings.REDIS_URL)
             targets = {
                 "platform port": f"tcp://127.0.0.1:{platform_port.getsockname()[1]}",

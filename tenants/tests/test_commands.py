@@ -64,6 +64,7 @@ def test_tenant_create_waits_until_active_then_list_suspend_resume(drop_created_
         (["tenant", "suspend", "ghost", "--reason", "x"], "No tenant “ghost”"),
         (["tenant", "resume", "ghost"], "No tenant “ghost”"),
         (["apikey", "create", "--tenant", "ghost", "--name", "x"], "No tenant “ghost”"),
+        (["tenant", "delete", "ghost", "--confirm", "ghost"], "No tenant “ghost”"),
     ],
 )
 def test_bad_input_is_one_clear_error_and_changes_nothing(args, message):
@@ -94,3 +95,10 @@ def test_cli_error_exits_non_zero_with_one_line():
     )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == ["CommandError: No tenant “ghost”; see `manage.py tenant list`."]
+
+
+def test_tenant_delete_needs_the_slug_typed_again(make_tenant):
+    tenant = make_tenant(slug="acme")
+    with pytest.raises(CommandError, match="Type the organisation's address, acme, to confirm"):
+        run("tenant", "delete", "acme", "--confirm", "acm")
+    assert Tenant.objects.get(pk=tenant.pk).status == "active"

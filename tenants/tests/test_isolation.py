@@ -1,6 +1,5 @@
 """Two tenants, A and B. Everything A can call, called on B's objects, answers 404 and changes nothing."""
 
-import time
 import uuid
 
 import pytest
@@ -12,6 +11,7 @@ from django.urls import URLPattern
 from django_tenants.utils import tenant_context
 
 from aipress.asgi import application
+from kernel.testing import wait_until
 from sites.models import Site, SiteEnvVar, SiteOperation
 from sites.urls_api import site_api_urlpatterns
 from tenants.events import publish_tenant_event
@@ -238,13 +238,7 @@ def test_websocket_refused_for_other_tenant_session_and_for_no_session(make_tena
 
 def _wait_for(key, timeout=15.0):
     client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = client.get(key)
-        if value is not None:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"the worker did not run the task within {timeout}s")
+    return wait_until(lambda: client.get(key), timeout=timeout, what="the worker to run the task")
 
 
 @pytest.mark.django_db(transaction=True)

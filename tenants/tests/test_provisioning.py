@@ -1,7 +1,5 @@
 """Tenant creation in the background: a real worker, live progress, retries that leave nothing behind."""
 
-import time
-
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
@@ -10,6 +8,7 @@ from django.db import connection
 from django_tenants.utils import schema_exists
 
 from aipress.asgi import application
+from kernel.testing import wait_until
 from tenants import services, tasks
 from tenants.audit import Actor
 from tenants.models import Tenant, TenantStatus
@@ -20,13 +19,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _wait_status(tenant, wanted, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def reached():
         tenant.refresh_from_db()
-        if tenant.status == wanted:
-            return tenant
-        time.sleep(0.1)
-    raise AssertionError(f"{tenant.slug} is {tenant.status}, not {wanted}, after {timeout}s ({tenant.last_error})")
+        return tenant.status == wanted
+
+    wait_until(reached, timeout=timeout, what=f"{tenant.slug} to be {wanted}")
+    return tenant
 
 
 @pytest.fixture
@@ -87,9 +85,7 @@ def test_failed_attempt_leaves_no_schema_and_is_retried(celery_worker_thread, cl
     try:
         tenant = services.tenant_create(actor=Actor.of_user(owner), slug="retry", name="Retry", owner=owner)
         cleanup_schemas.append(tenant.schema_name)
-        deadline = time.monotonic() + 15
-        while not Tenant.objects.get(pk=tenant.pk).last_error and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: Tenant.objects.get(pk=tenant.pk).last_error, timeout=15, what="a failed attempt")
         failed = Tenant.objects.get(pk=tenant.pk)
         assert "template schema is missing" in failed.last_error
         assert failed.status == TenantStatus.PROVISIONING  # still retrying

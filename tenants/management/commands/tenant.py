@@ -11,7 +11,7 @@ from tenants.models import Tenant
 
 
 class Command(BaseCommand):
-    help = "Create, list, suspend and resume tenants."
+    help = "Create, list, suspend, resume and delete tenants."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -27,6 +27,9 @@ class Command(BaseCommand):
         suspend.add_argument("--reason", required=True)
         resume = sub.add_parser("resume", help="Resume a suspended tenant.")
         resume.add_argument("slug")
+        delete = sub.add_parser("delete", help="Delete a tenant: its sites first, then its data.")
+        delete.add_argument("slug")
+        delete.add_argument("--confirm", required=True, help="The tenant's slug again.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         actor = Actor.system("cli")
@@ -63,3 +66,7 @@ class Command(BaseCommand):
     def _resume(self, actor: Actor, options: dict) -> None:
         tenant = services.tenant_resume(actor=actor, tenant=self._tenant(options["slug"]))
         self.stdout.write(f"{tenant.slug} active.")
+
+    def _delete(self, actor: Actor, options: dict) -> None:
+        tenant = services.tenant_delete(actor=actor, tenant=self._tenant(options["slug"]), confirm=options["confirm"])
+        self.stdout.write(f"{tenant.slug} is being deleted: its sites first, then its data (the worker does it).")
