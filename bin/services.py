@@ -156,7 +156,7 @@ def private_mariadb() -> tuple[str, str]:
             [mariadbd, "--no-defaults", f"--datadir={data}", f"--socket={MARIADB_SOCKET}", f"--port={port}",
              "--bind-address=127.0.0.1", f"--pid-file={MARIADB_DIR / 'mysqld.pid'}",
              f"--log-error={MARIADB_DIR / 'error.log'}", f"--user={os_user}", "--skip-name-resolve",
-             "--innodb-buffer-pool-size=64M", "--max-connections=300"],
+             "--max-connections=300"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 30
