@@ -286,10 +286,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["aipress.api.parsers.JSONParser"],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "aipress.api.throttling.PerKeyOrUserThrottle",
-        "aipress.api.throttling.PerTenantThrottle",
-    ],
+    "DEFAULT_THROTTLE_CLASSES": ["aipress.api.throttling.ApiThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "key_or_user": env("API_THROTTLE_RATE", default="1200/min"),
         "tenant": env("API_TENANT_THROTTLE_RATE", default="3000/min"),

@@ -100,6 +100,7 @@ def main() -> None:
         "DJANGO_DEBUG": "0",
         "LOG_LEVEL": "WARNING",
         "API_THROTTLE_RATE": "100000000/min",  # measure the stack, not the throttle's refusal
+        "API_TENANT_THROTTLE_RATE": "100000000/min",
         "PYTHONPATH": str(ROOT),
     }
     python = sys.executable

@@ -22,7 +22,10 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         if not key.created_by.is_active:
             raise exceptions.AuthenticationFailed("The owner of this API key is deactivated.")
-        if key.tenant is not None and role_of(Actor.of_key(key), key.tenant) is None:
+        role = role_of(Actor.of_key(key), key.tenant) if key.tenant is not None else None
+        # Kept for this request: permissions and views ask again (tenants.permissions.request_role).
+        request._request._aipress_role = role  # type: ignore[attr-defined]  # a per-request cache on Django's request
+        if key.tenant is not None and role is None:
             # A key acts for its creator: when they leave the organisation, so do their keys.
             raise exceptions.AuthenticationFailed(
                 f"This API key's creator is no longer a member of “{key.tenant.name}”, so the key no "

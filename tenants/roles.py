@@ -36,7 +36,8 @@ def role_of(actor: Actor, tenant: Tenant) -> str | None:
     if actor.api_key is not None:
         if actor.api_key.tenant_id != tenant.pk:
             return None
-        creator_role = _membership_role(actor.user.pk, tenant)
+        # Looked up with the key when it was (tenants.middleware.lookup_api_key), else now.
+        creator_role = getattr(actor.api_key, "creator_role", None) or _membership_role(actor.user.pk, tenant)
         return lower_role(actor.api_key.role, creator_role) if creator_role else None
     return _membership_role(actor.user.pk, tenant)
 

@@ -221,6 +221,9 @@ def test_unknown_endpoint_is_problem_json(tenant, owner, client_for):
 def test_throttling_per_key(tenant, client_for, api_key_for, monkeypatch):
     from rest_framework.throttling import SimpleRateThrottle
 
+    from aipress.api.throttling import ApiThrottle
+
+    monkeypatch.setattr(ApiThrottle, "clock", staticmethod(lambda: 1_800_000_030.0))  # mid-window, fixed
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"key_or_user": "3/min", "tenant": "100/min"})
     api = client_for(tenant, key=api_key_for(tenant))
     codes = [api.get("/api/v1/tenant/").status_code for _ in range(4)]

@@ -71,12 +71,17 @@ def test_the_plan_caps_active_keys(tenant, owner, client_for):
 
 
 def test_more_keys_do_not_multiply_a_tenants_rate(tenant, owner, client_for, monkeypatch):
+    from aipress.api.throttling import ApiThrottle
+
+    monkeypatch.setattr(ApiThrottle, "clock", staticmethod(lambda: 1_800_000_030.0))  # mid-window, fixed
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"key_or_user": "5/min", "tenant": "6/min"})
     first, second = (client_for(tenant, key=_key_of(owner, tenant, client_for)) for _ in range(2))
     codes = [first.get("/api/v1/tenant/").status_code for _ in range(4)]
     codes += [second.get("/api/v1/tenant/").status_code for _ in range(4)]
     # Key creation above went through the session: 2 of the tenant's 6.
     assert codes == [200, 200, 200, 200, 429, 429, 429, 429]
+    refused = first.get("/api/v1/tenant/")
+    assert refused["Retry-After"] == "30"  # the window's end
 
 
 def test_staff_may_look_at_a_tenants_portal_but_not_change_it(tenant, client_for):
@@ -104,9 +109,9 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(tenant, owner, client_fo
 
 
 def test_the_throttle_counts_callers_by_their_real_address(rf, settings):
-    from aipress.api.throttling import PerKeyOrUserThrottle
+    from aipress.api.throttling import ApiThrottle
 
     spoofed = rf.get("/api/v1/tenant/", HTTP_X_FORWARDED_FOR="198.51.100.1", REMOTE_ADDR="192.0.2.10")
-    assert PerKeyOrUserThrottle().get_ident(spoofed) == "192.0.2.10"
+    assert ApiThrottle().get_ident(spoofed) == "192.0.2.10"
     settings.TRUSTED_PROXIES = ["192.0.2.0/24"]
-    assert PerKeyOrUserThrottle().get_ident(spoofed) == "198.51.100.1"
+    assert ApiThrottle().get_ident(spoofed) == "198.51.100.1"
