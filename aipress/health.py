@@ -1,10 +1,14 @@
 """Liveness (/healthz) and readiness (/readyz: database, Redis and the Celery broker)."""
 
+import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import connection
+from django.dispatch import receiver
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
@@ -47,10 +51,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+DRIVER_REPORT_SECONDS = 15.0
+_driver_report: dict[str, tuple[float, dict[str, dict[str, object]]]] = {}  # the last one, by "last"
+
+
 def _drivers() -> dict[str, dict[str, object]]:
-    """Each concern's chosen driver and whether what it drives answers. Only the kind of a failure
-    is shown here (this endpoint is public); `manage.py setup_platform` prints the whole reason."""
-    return {
+    """Each concern's chosen driver and whether what it drives answers, at most every 15 s per process
+    (a public endpoint must not open a connection to every driver on every hit). Only the kind of a
+    failure is shown here; `manage.py setup_platform` prints the whole reason."""
+    now = time.monotonic()
+    last = _driver_report.get("last")
+    if last is not None and now - last[0] < DRIVER_REPORT_SECONDS:
+        return last[1]
+    report = {
         report.concern: {
             "driver": report.driver,
             "reachable": report.reachable,
@@ -58,6 +71,8 @@ def _drivers() -> dict[str, dict[str, object]]:
         }
         for report in drivers.report()
     }
+    _driver_report["last"] = (now, report)
+    return report
 
 
 @never_cache
@@ -78,3 +93,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if failing:
         return JsonResponse({"status": "unavailable", "failing": failing, **body}, status=503)
     return JsonResponse({"status": "ok", **body})
+
+
+@receiver(setting_changed)
+def _forget_driver_report(*, setting: str, **kwargs: Any) -> None:
+    if setting == "DRIVERS":
+        _driver_report.clear()

@@ -109,9 +109,11 @@ def _free_port_from(first: int) -> int:
 
 
 def _mariadb_socket_sql(sql: str, user: str) -> subprocess.CompletedProcess:
-    """Run SQL as the server's socket-authenticated superuser (root, or the user who started it)."""
+    """Run SQL as the server's socket-authenticated superuser (root, or the user who started it). On
+    standard input, never the command line, where /proc shows it to every user of the host."""
     return subprocess.run(
-        ["mariadb", "--no-defaults", f"--socket={MARIADB_SOCKET}", f"--user={user}", "--batch", "-e", sql],
+        ["mariadb", "--no-defaults", f"--socket={MARIADB_SOCKET}", f"--user={user}", "--batch"],
+        input=sql,
         capture_output=True,
         text=True,
         check=False,

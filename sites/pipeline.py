@@ -19,15 +19,20 @@ goes stale; the reconciler (sites.tasks) finds it through the public inventory a
 takes it over from its step_index: steps are idempotent, so redoing the interrupted one is harmless.
 """
 
+import logging
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from django_tenants.utils import tenant_context
 
 from sites.drivers import RUNTIME, SECRETS, runtime, secret_store
 from sites.inventory.models import SiteRecord
@@ -46,6 +51,8 @@ from sites.models import (
 from sites.spec import ADMIN_PASSWORD_SECRET, Pending, SiteSpec, StepDriver
 from tenants.events import publish_tenant_event
 from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
 
 # Failed attempts of one step before its operation fails; the waits between them double from 2 s.
 STEP_RETRIES = 4
@@ -304,11 +311,12 @@ def _run(operation: SiteOperation, tenant: Tenant, worker: str) -> str:
         spec = site_spec(site=site, tenant=tenant, suspended=_desired_suspension(operation))
         started = time.monotonic()
         try:
-            if action == "ensure":
-                result = driver_of(step, site).ensure(step, spec, operation.handle or None)
-            else:
-                driver_of(step, site).remove(step, spec)
-                result = None
+            with _heartbeat(operation, tenant, worker):
+                if action == "ensure":
+                    result = driver_of(step, site).ensure(step, spec, operation.handle or None)
+                else:
+                    driver_of(step, site).remove(step, spec)
+                    result = None
         except Exception as exc:  # noqa: BLE001 - every failure is retried, then recorded for the person who asked
             duration_ms = int((time.monotonic() - started) * 1000)
             return _step_failed(operation, tenant, worker, step=step, exc=exc, duration_ms=duration_ms)
@@ -319,6 +327,30 @@ def _run(operation: SiteOperation, tenant: Tenant, worker: str) -> str:
         if not _step_done(operation, tenant, worker, step=step, detail=detail, duration_ms=duration_ms):
             return "lost"
     return _finish(operation, tenant, worker, OperationState.SUCCEEDED)
+
+
+@contextmanager
+def _heartbeat(operation: SiteOperation, tenant: Tenant, worker: str) -> Iterator[None]:
+    """While a step runs, its operation shows life (from a thread with a connection of its own), so a
+    long step (an install on a slow host) is never mistaken for a dead worker's and taken over."""
+    stop = threading.Event()
+    every = max(1.0, settings.SITES_STEP_STALE_SECONDS / 3)
+
+    def beat() -> None:
+        try:
+            with tenant_context(tenant):
+                while not stop.wait(every):
+                    _mine(operation, worker).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{operation.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def _mine(operation: SiteOperation, worker: str) -> Any:
@@ -407,19 +439,35 @@ def _later(operation: SiteOperation, tenant: Tenant, worker: str, *, seconds: fl
 
 
 def _finish(operation: SiteOperation, tenant: Tenant, worker: str, state: str, *, error: str = "") -> str:
+    """End an operation and move its site along. Never raises for the site's state: an operation that
+    cannot finish cleanly fails with the reason, rather than being taken over again and again."""
     site = operation.site
     with transaction.atomic():
         site = lock_site(site.pk) or site
+        if (
+            state == OperationState.SUCCEEDED
+            and site.status == SiteStatus.DELETING
+            and operation.kind != OperationKind.DELETE
+        ):
+            # Deleted while its last step ran: what it made is about to go; it did not succeed.
+            state, error = OperationState.CANCELLED, "cancelled: the site is being deleted"
         finished = _mine(operation, worker).update(
             state=state, finished_at=timezone.now(), error=error[:2000], heartbeat_at=timezone.now()
         )
         if not finished:
             return "lost"
         operation.state = state
-        if state == OperationState.SUCCEEDED:
-            _succeeded(site, tenant, operation)
-        elif state == OperationState.FAILED:
-            _failed(site, tenant, operation, error)
+        try:
+            with transaction.atomic():
+                if state == OperationState.SUCCEEDED:
+                    _succeeded(site, tenant, operation)
+                elif state == OperationState.FAILED:
+                    _failed(site, tenant, operation, error)
+        except Exception as exc:
+            logger.exception("finishing an operation failed", extra={"site": site.slug, "operation": operation.pk})
+            state, error = OperationState.FAILED, f"finishing {operation.kind}: {type(exc).__name__}: {exc}"
+            SiteOperation.objects.filter(pk=operation.pk).update(state=state, error=error[:2000])
+            operation.state = state
         publish_tenant_event(tenant.pk, "site.operation", operation_payload(site, operation, error=error[:300]))
     return "finished"
 
@@ -432,7 +480,7 @@ def _succeeded(site: Site, tenant: Tenant, operation: SiteOperation) -> None:
         updates["suspended_with_tenant"] = False
     Site.objects.filter(pk=site.pk).update(**updates)
     status = _ON_SUCCESS.get(operation.kind)
-    if status:
+    if status and site.can_become(status):  # a failed site that a tenant's resumption resumed stays failed
         set_status(site, tenant, status, detail=f"{operation.kind} done")
     if operation.kind == OperationKind.DELETE:
         store = secret_store()

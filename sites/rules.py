@@ -61,8 +61,13 @@ def _refusal(name: str) -> str | None:
     return next((reason for prefix, reason in REFUSED_PREFIXES.items() if name.startswith(prefix)), None)
 
 
+def refused(name: str) -> bool:
+    """Whether a site may not use `name` (also for values stored before a rule was added)."""
+    return not NAME_PATTERN.fullmatch(name or "") or len(name) > MAX_NAME_LENGTH or _refusal(name) is not None
+
+
 def check_env_name(name: str) -> str:
-    if not NAME_PATTERN.match(name or "") or len(name) > MAX_NAME_LENGTH:
+    if not NAME_PATTERN.fullmatch(name or "") or len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(
             f"Use 1 to {MAX_NAME_LENGTH} capital letters, digits and underscores, not starting with a digit.",
             field="name",
@@ -78,4 +83,8 @@ def check_env_value(value: str) -> str:
         raise InvalidInput(f"Use at most {MAX_VALUE_LENGTH} characters.", field="value")
     if "\0" in value:
         raise InvalidInput("An environment value cannot hold a NUL character.", field="value")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("Use text only: the value holds a character UTF-8 cannot carry.", field="value") from None
     return value

@@ -37,7 +37,7 @@ from sites.rules import check_env_name, check_env_value
 from sites.spec import ADMIN_PASSWORD_SECRET, GENERATED_SECRETS
 from tenants.audit import Actor, audit_record
 from tenants.events import publish_tenant_event
-from tenants.models import Tenant
+from tenants.models import Tenant, TenantStatus
 from tenants.roles import SITE_WRITERS, require_role
 
 _NAME = re.compile(SITE_NAME_PATTERN)
@@ -51,7 +51,7 @@ def site_hostname(tenant: Tenant, slug: str) -> str:
 
 def validate_name(name: str) -> str:
     slug = (name or "").strip().lower()
-    if not _NAME.match(slug):
+    if not _NAME.fullmatch(slug):
         raise InvalidInput(
             "Use 2 to 40 characters: lowercase letters, digits and hyphens, starting with a letter.", field="name"
         )
@@ -135,8 +135,11 @@ def site_request(*, tenant: Tenant, actor: Actor, name: str, title: str = "") ->
     title = validate_title(title or slug)
     store = secret_store()
     with tenant_context(tenant), transaction.atomic():
-        # Lock the tenant row: two concurrent creations cannot both slip under the plan's limit.
+        # Lock the tenant row: two concurrent creations cannot both slip under the plan's limit, and
+        # none can slip in after the tenant's deletion has listed its sites.
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if locked.status != TenantStatus.ACTIVE:
+            raise Conflict(f"The organisation “{locked.slug}” is {locked.status}: no new site can be made.")
         live = Site.objects.exclude(status=SiteStatus.DELETED).count()
         if live >= locked.max_sites:
             raise Conflict(f"The plan allows {locked.max_sites} sites; delete one or ask for a larger plan.")
@@ -320,7 +323,11 @@ def sites_follow_tenant(*, tenant: Tenant, suspended: bool) -> int:
     queued = 0
     with tenant_context(tenant), transaction.atomic():
         if suspended:
-            wanted = Site.objects.filter(status=SiteStatus.READY)
+            # Every site that may serve now or soon (a create or update finishing), except those a
+            # member is suspending already: resuming the tenant must not undo a member's own pause.
+            wanted = Site.objects.exclude(
+                status__in=(SiteStatus.SUSPENDED, SiteStatus.DELETING, SiteStatus.DELETED)
+            ).exclude(operations__kind=OperationKind.SUSPEND, operations__state__in=UNFINISHED_STATES)
         else:
             # Those its suspension paused (suspended already, or about to be): never a member's own pause.
             wanted = Site.objects.filter(suspended_with_tenant=True).exclude(
@@ -345,7 +352,10 @@ def sites_delete_all(*, tenant: Tenant) -> int:
             Site.objects.exclude(status__in=(SiteStatus.DELETED, SiteStatus.DELETING)).values_list("slug", flat=True)
         )
     for name in names:
-        site_delete(tenant=tenant, actor=actor, name=name)
+        try:
+            site_delete(tenant=tenant, actor=actor, name=name)
+        except (Conflict, NotFound):
+            continue  # being deleted (or gone) already, by someone else's request in flight
     return len(names)
 
 

@@ -37,7 +37,7 @@ INVITATION_LIFETIME = timedelta(days=7)
 
 def tenant_slug_problem(slug: str) -> str | None:
     """Why `slug` cannot be used for a new tenant, or None when it can."""
-    if not SLUG_PATTERN.match(slug or ""):
+    if not SLUG_PATTERN.fullmatch(slug or ""):
         return "Use 3 to 40 characters: lowercase letters, digits and hyphens, starting with a letter."
     if "--" in slug:
         return "Double hyphens are reserved (site hostnames use them as a separator)."
@@ -198,6 +198,9 @@ def tenant_delete_finish(*, tenant_id: int) -> dict[str, int] | None:
             return None
         remaining = lifecycle.resources_remaining(tenant)
         if remaining:
+            # Ask again: a deletion lost on its way, or a site made while it was asked, is removed too
+            # (each app ignores what it is removing already).
+            transaction.on_commit(lambda: signals.tenant_deletion_requested.send(sender=Tenant, tenant=tenant))
             return remaining
         audit_record(actor=Actor.system("tenant deletion"), action="tenant.deleted", tenant=tenant, target=tenant.slug)
         drop_tenant_schema(tenant.schema_name)

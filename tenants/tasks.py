@@ -61,5 +61,5 @@ def tenants_reconcile() -> int:
         logger.warning("re-queueing stuck tenant", extra={"tenant_slug": tenant.slug})
         tenant_provision.apply_async(args=(tenant.pk,), headers={"_schema_name": "public"})
     for tenant_id in selectors.tenants_being_deleted():
-        services.tenant_delete_finish(tenant_id=tenant_id)
+        services.tenant_delete_finish(tenant_id=tenant_id)  # asks the apps again when things remain
     return len(stuck)

@@ -64,7 +64,11 @@ class SiteRecordAdmin(admin.ModelAdmin):
         ]
         return format_html_join("\n", "<div>{} · {} · {} · {} ms · {}</div>", rows) or SafeString("none")
 
-    @admin.action(description="Retry the selected failed sites (or their failed deletion)")
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        # Retrying runs the platform's own hand on a tenant's site: staff who may change sites only.
+        return request.user.has_perm("site_inventory.change_siterecord")
+
+    @admin.action(description="Retry the selected failed sites (or their failed deletion)", permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet) -> None:
         actor = Actor.staff_console(user_of(request), client_ip(request))
         retried = 0

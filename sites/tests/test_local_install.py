@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from kernel.testing import wait_until
-from sites.runtimes.local import database, health, install, processes
+from sites.runtimes.local import database, health, install, pool, processes
 from sites.spec import StepError
 from sites.tests.conftest import provision_all, site_spec, tear_down
 
@@ -40,8 +40,10 @@ def test_an_installer_that_prints_an_error_page_has_failed(prepared):
     spec = prepared(130)
     # WordPress answers a database it cannot log in to with an HTML error page and exit code 0.
     wrong = replace(spec, secrets={**spec.secrets, "DB_PASSWORD": "not-the-password"})
+    pool.ensure_pool(wrong)  # the site's environment now holds a password its database refuses
     with pytest.raises(StepError, match="Error establishing a database connection"):
         install.install_wordpress(wrong)
+    pool.ensure_pool(spec)
     assert "installed" in install.install_wordpress(spec)
 
 

@@ -105,3 +105,39 @@ def test_delete_removes_what_the_site_owned_and_nothing_else(runtime):
     assert not files.site_dir(gone.key).exists()
     assert not {"database", "files"} & missing(rt, kept)
     _connect(kept, database.database_name(kept.key)).close()
+
+
+def test_a_files_step_cut_short_mid_swap_loses_none_of_the_sites_content(runtime):
+    rt, specs = runtime
+    spec = _spec(7)
+    specs.append(spec)
+    rt.ensure("files", spec, None)
+    root = files.docroot(spec.key)
+    (root / "wp-content" / "uploads" / "photo.jpg").write_bytes(b"jpeg")
+    # A run that died after moving the content into the staging tree, before swapping it in.
+    for marker in root.glob(".aipress-core-*"):
+        marker.unlink()
+    staging = files.site_dir(spec.key) / "htdocs.new"
+    staging.mkdir()
+    (root / "wp-content").rename(staging / "wp-content")
+    rt.ensure("files", spec, None)
+    assert (root / "wp-content" / "uploads" / "photo.jpg").read_bytes() == b"jpeg"
+
+
+def test_the_mail_plugin_comes_back_and_a_link_the_site_planted_leads_nowhere(runtime, tmp_path):
+    rt, specs = runtime
+    spec = _spec(8)
+    specs.append(spec)
+    rt.ensure("files", spec, None)
+    mu_plugins = files.docroot(spec.key) / "wp-content" / "mu-plugins"
+    (mu_plugins / "aipress-mail.php").unlink()
+    rt.ensure("files", spec, None)
+    assert (mu_plugins / "aipress-mail.php").exists()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for plugin in mu_plugins.iterdir():
+        plugin.unlink()
+    mu_plugins.rmdir()
+    mu_plugins.symlink_to(elsewhere)  # what a site's code could do to its own wp-content
+    rt.ensure("files", spec, None)
+    assert list(elsewhere.iterdir()) == []  # the platform (root) wrote nothing through the link

@@ -206,3 +206,16 @@ def test_reloading_nginx_cuts_no_response_in_flight(provisioned):
         visitor.join()
     assert failures == []
     assert len(answered) > 25 and set(answered) == {200}
+
+
+def test_an_environment_file_is_never_readable_by_anyone_but_its_site(provisioned):
+    import stat
+
+    from sites.runtimes.local import system_user
+
+    _, provision = provisioned
+    spec = provision(123)
+    info = pool.env_file(spec.key).stat()
+    _, gid = system_user.ids(spec.key)
+    assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o440, 0, gid)
+    assert [p.name for p in server.php_env_dir().iterdir() if p.name.startswith(".")] == []  # no leftovers

@@ -276,3 +276,49 @@ def test_two_workers_at_once_never_run_one_sites_steps_together(in_memory):
         from tenants.schema import drop_tenant_schema
 
         drop_tenant_schema(tenant.schema_name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_site_deleted_while_its_last_step_runs_is_deleted_not_stuck(in_memory):
+    tenant = TenantFactory(slug="racing")
+    try:
+        site = requested_site(tenant, "blog")
+        release = threading.Event()
+        memory.script.hold["health"] = release
+        worker = threading.Thread(target=lambda: _advance(tenant, site))
+        worker.start()
+        wait_until(lambda: any(step == "health" for _, _, step, _ in memory.calls), what="the last step")
+        services.site_delete(tenant=tenant, actor=ACTOR, name="blog")
+        release.set()
+        worker.join(timeout=30)
+        _advance(tenant, site)  # the delete, queued behind
+        assert _operations(tenant, site) == [("create", "cancelled"), ("delete", "succeeded")]
+        assert _reload(tenant, site).status == SiteStatus.DELETED
+    finally:
+        from tenants.schema import drop_tenant_schema
+
+        drop_tenant_schema(tenant.schema_name)
+
+
+def test_no_site_is_made_in_an_organisation_that_is_not_active(acme):
+    from tenants.models import TenantStatus
+
+    Tenant.objects.filter(pk=acme.pk).update(status=TenantStatus.DELETING)
+    acme.refresh_from_db()
+    with pytest.raises(Conflict, match="is deleting: no new site"):
+        requested_site(acme, "late")
+
+
+def test_a_tenants_suspension_catches_busy_sites_and_spares_a_members_own_pause(acme):
+    busy = requested_site(acme, "busy")  # still being created
+    paused = requested_site(acme, "paused")
+    _advance(acme, paused)
+    services.site_suspend(tenant=acme, actor=ACTOR, name="paused")  # a member's pause, not yet run
+    services.sites_follow_tenant(tenant=acme, suspended=True)
+    _advance(acme, busy)
+    _advance(acme, paused)
+    assert (_reload(acme, busy).status, _reload(acme, paused).status) == ("suspended", "suspended")
+    services.sites_follow_tenant(tenant=acme, suspended=False)
+    _advance(acme, busy)
+    _advance(acme, paused)
+    assert (_reload(acme, busy).status, _reload(acme, paused).status) == ("ready", "suspended")

@@ -20,7 +20,7 @@ TRICKY_VALUES = {
     "LEAK_KEYS": "$SITES_SECRET_KEYS ${SITES_SECRET_KEYS}",
     "QUOTES": """it's "quoted" ; not a comment""",
     "MULTILINE": "-----BEGIN KEY-----\nline two\r\nend\\n'\\'",
-    "PHP_LOOKALIKE": "<?php echo 1; ?> ${HOME} %s \\x00",
+    "CODE_LOOKALIKE": "<?php echo 1; ?> ${HOME} %s \\x00",
 }
 
 ENV_PROBE = r"""<?php
@@ -117,14 +117,17 @@ def test_site_php_reaches_none_of_the_platform_services_but_its_own_database(pro
             }
             if Path("/run/postgresql/.s.PGSQL.5432").exists():
                 targets["postgresql socket"] = "unix:///run/postgresql/.s.PGSQL.5432"
+            # Not this host, but a cloud VM's metadata server (its credentials): refused, not unanswered.
+            metadata = "tcp://169.254.169.254:80"
             for label, target in targets.items():  # each is alive for the platform itself
                 assert _listening(target), label
             put_php(spec, "reach.php", REACH_PROBE)
-            answers = run_php(spec, "reach.php", targets=json.dumps(targets))
+            answers = run_php(spec, "reach.php", targets=json.dumps({**targets, "metadata": metadata}))
         finally:
             socket_path.unlink(missing_ok=True)
     for label in targets:
         assert answers[label].startswith("refused"), (label, answers[label])
+    assert answers["metadata"] == "refused: Connection refused"
     assert "logged in" not in answers["mariadb root over tcp"]
     assert "logged in" not in answers["mariadb root over its socket"]
     assert "denied" in answers["sites mariadb as root"].lower()
@@ -149,3 +152,45 @@ def test_mail_is_off_and_wordpress_says_why_instead_of_crashing(provisioned):
     assert answer["mail_exists"] is False
     assert answer["sent"] is False
     assert "SMTP plugin" in answer["failure"]
+
+
+def test_a_value_stored_under_a_name_refused_since_never_reaches_php_nor_the_installer(provisioned, monkeypatch):
+    """Names refused today may have been stored before the rule existed: they are dropped on the way."""
+    from sites.runtimes.local import install
+
+    _, provision = provisioned
+    spec = provision(204, env={"LD_PRELOAD": "/nonexistent/evil.so", "BASH_ENV": "/x", "SHOP": "on"})
+    put_php(spec, "env.php", ENV_PROBE)
+    seen = run_php(spec, "env.php", names=json.dumps(["LD_PRELOAD", "BASH_ENV", "SHOP"]))
+    assert seen == {"LD_PRELOAD": False, "BASH_ENV": False, "SHOP": "on"}
+    # The installer's own process (and the root-run commands that wrap it) gets no value of the site's.
+    environments = []
+    popen = install.subprocess.Popen
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            install.subprocess, "Popen", lambda *a, **kw: environments.append(kw.get("env")) or popen(*a, **kw)
+        )
+        install.set_title(spec)
+    names = set(environments[0])
+    assert names - {"PATH", "LANG"} == {name for name in names if name.startswith("AIPRESS_")}
+
+
+def test_deleting_a_site_ends_its_processes_before_lifting_its_filter(provisioned):
+    """A process the site left running must not outlive the packet filter that held it."""
+    import subprocess
+
+    from sites.runtimes.local import sandbox, system_user
+    from sites.tests.conftest import tear_down
+
+    runtime, provision = provisioned
+    spec = provision(205)
+    uid, _ = system_user.ids(spec.key)
+    lingering = subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "sleep", "300"])
+    try:
+        tear_down(runtime, spec)
+        assert lingering.wait(timeout=10) != 0  # killed
+        assert system_user.ids(spec.key) is None
+        assert not sandbox.firewall_guards(uid)
+    finally:
+        if lingering.poll() is None:
+            lingering.kill()

@@ -13,6 +13,8 @@ belong to the site. So the site can never rename or replace anything the platfor
 it planted could redirect it.
 """
 
+import contextlib
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -63,6 +65,54 @@ def _fresh_content(staging: Path, ids: tuple[int, int] | None) -> None:
     system_user.hand_over(content, ids, mode=0o750)
 
 
+def _recover_content(staging: Path, root: Path) -> None:
+    """A run that died between moving the site's wp-content into the staging tree and swapping it in
+    left the site's own content there: put it back before the staging tree is thrown away."""
+    stranded = staging / "wp-content"
+    if stranded.is_dir() and not stranded.is_symlink() and not (root / "wp-content").exists() and root.is_dir():
+        stranded.rename(root / "wp-content")
+
+
+def _ensure_mu_plugins(root: Path, ids: tuple[int, int] | None) -> None:
+    """The platform's must-use plugins are in the site's wp-content (sites made before they existed,
+    or a site that removed them). The folder is the site's: every step goes through file
+    descriptors opened without following links, so a link the site planted leads nowhere."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        content = os.open(root / "wp-content", flags)
+    except OSError:
+        return  # wp-content is a link (or gone): the site broke its own mail, nobody else's
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir("mu-plugins", 0o750, dir_fd=content)
+            if ids is not None:
+                os.chown("mu-plugins", ids[0], ids[1], dir_fd=content, follow_symlinks=False)
+        mu_plugins = os.open("mu-plugins", flags, dir_fd=content)
+        try:
+            for plugin in MU_PLUGINS:
+                _place(plugin, mu_plugins)
+        finally:
+            os.close(mu_plugins)
+    except OSError:
+        return
+    finally:
+        os.close(content)
+
+
+def _place(plugin: Path, folder: int) -> None:
+    """A hard link to the platform's file (read-only to the site), or a copy on another filesystem."""
+    try:
+        os.link(plugin, plugin.name, dst_dir_fd=folder, follow_symlinks=False)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        copy = os.open(plugin.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=folder)
+        with os.fdopen(copy, "wb") as handle:
+            handle.write(plugin.read_bytes())
+
+
 def ensure_files(key: str) -> str:
     """The site's user and files, converged to the installed WordPress version. Returns the version."""
     site = site_dir(key)
@@ -76,6 +126,7 @@ def ensure_files(key: str) -> str:
     if not marker.exists():
         # Build beside the live docroot and swap, so a crash never leaves a half-linked tree in place.
         staging = site / "htdocs.new"
+        _recover_content(staging, root)
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         for entry in core.iterdir():
@@ -101,6 +152,7 @@ def ensure_files(key: str) -> str:
         shutil.rmtree(old, ignore_errors=True)
     shutil.copyfile(RUNTIME_TEMPLATES / "wp-config.php", root / "wp-config.php")
     system_user.close(root, ids)
+    _ensure_mu_plugins(root, ids)
     for private in ("tmp", "logs"):
         folder = site / private
         folder.mkdir(exist_ok=True)

@@ -89,9 +89,13 @@ def _run(spec: SiteSpec, script: Path, what: str) -> str:
     result it printed (after RESULT_PREFIX), or raises StepError with what it printed instead."""
     end_previous_installer(spec.key)
     site_dir = files.site_dir(spec.key)
+    env_file = pool.env_file(spec.key)
+    # The site's environment reaches PHP the way it reaches the pool: the env file, prepended. The
+    # process itself gets only what the installer needs: the commands that wrap it (unshare, mount,
+    # setpriv) run as root, and no value of the site's may steer them (LD_PRELOAD, say).
     env = {
-        **pool.site_environment(spec),
         "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
         "AIPRESS_HOST": spec.hostname,
         "AIPRESS_DOCROOT": str(files.docroot(spec.key)),
         "AIPRESS_TITLE": spec.title,
@@ -101,7 +105,8 @@ def _run(spec: SiteSpec, script: Path, what: str) -> str:
     }
     command = [
         "php",
-        "-d", f"open_basedir={site_dir}/:{script}",
+        "-d", f"open_basedir={site_dir}/:{script}:{env_file}",
+        "-d", f"auto_prepend_file={env_file}",
         "-d", f"disable_functions={DISABLED_FUNCTIONS}",
         "-d", f"sys_temp_dir={site_dir}/tmp",  # noqa: S108 - the site's own tmp, not /tmp
         str(script),

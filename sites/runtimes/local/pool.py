@@ -7,12 +7,12 @@ platform renders with every value as a PHP string literal: what the site's PHP r
 was typed, whatever it contains.
 """
 
-import os
 from pathlib import Path
 from string import Template
 
 from django.conf import settings
 
+from sites.rules import refused
 from sites.runtimes.local import files, server, system_user
 from sites.spec import SiteSpec
 
@@ -44,7 +44,8 @@ def site_environment(spec: SiteSpec) -> dict[str, str]:
         "WP_HOME": site_url_for(spec.hostname).rstrip("/"),
     }
     env.update({name: value for name, value in spec.secrets.items() if name.endswith(("_KEY", "_SALT"))})
-    env.update(spec.env)
+    # A name refused now never reaches PHP, even if it was stored before the rule existed.
+    env.update({name: value for name, value in spec.env.items() if not refused(name)})
     return env
 
 
@@ -72,9 +73,8 @@ def render_env(environment: dict[str, str]) -> str:
 def _write_env(spec: SiteSpec, ids: tuple[int, int] | None) -> Path:
     target = env_file(spec.key)
     # Readable by the site's own group only (its PHP and nginx's user, which never reads it).
-    server.write_atomically(target, render_env(site_environment(spec)), 0o440 if ids else 0o600)
-    if ids is not None:
-        os.chown(target, 0, ids[1])
+    content = render_env(site_environment(spec))
+    server.write_atomically(target, content, 0o440 if ids else 0o600, group=ids[1] if ids else None)
     return target
 
 

@@ -6,7 +6,8 @@ files.py), two walls keep it away from the platform's services on this host:
 - Packet filtering by socket owner (nftables): a connection from a site's user to any address of this
   host is refused, except to the sites' database server, the sites' web port (WordPress calls itself)
   and DNS. PostgreSQL, Redis, the broker, the control plane and any MariaDB other than the sites' one
-  answer "connection refused". Connections to other hosts (APIs, updates) are untouched.
+  answer "connection refused"; so do the platform's services on other hosts and link-local addresses
+  (a cloud VM's metadata server, with its credentials). Other hosts (APIs, updates) are reachable.
 - A mount namespace: php-fpm and the WordPress installer see an empty /run, so the UNIX sockets of
   the host's services (PostgreSQL with its local trust, the system MariaDB's root socket) are not
   there to connect to. Packet filtering cannot see UNIX sockets, and open_basedir does not cover them.
@@ -18,6 +19,7 @@ its own sites, so they never loosen or tighten each other's rules.
 
 import re
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -52,6 +54,31 @@ def allowed_local_ports() -> list[int]:
     return sorted(ports)
 
 
+# Cloud metadata servers (a VM's service-account credentials) and link-local addresses in general.
+LINK_LOCAL = ("169.254.0.0/16", "fe80::/10")
+
+
+def _addresses(host: str) -> set[str]:
+    try:
+        return {str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except OSError:
+        return set()
+
+
+def platform_hosts() -> set[str]:
+    """Addresses of the platform's services on other hosts (its database, Redis, the broker), which
+    sites must not reach either; not the sites' own database server, which they need."""
+    from sites.runtimes.local.database import sites_db_host
+
+    sites_db = urlsplit(f"//{sites_db_host()}").hostname or ""
+    found: set[str] = set()
+    for url in (settings.DATABASE_URL, settings.REDIS_URL, settings.CELERY_BROKER_URL):
+        host = urlsplit(url).hostname or ""
+        if host and not _is_this_host(host) and host != sites_db:
+            found |= _addresses(host)
+    return found - _addresses(sites_db)
+
+
 def enforced() -> bool:
     """Whether this host's sites are sandboxed (needs root: site users, nftables, namespaces)."""
     return running_as_root()
@@ -75,6 +102,11 @@ def _ruleset(uids: Iterable[int]) -> str:
     ports = ", ".join(str(port) for port in allowed_local_ports())
     elements = ", ".join(str(uid) for uid in sorted(set(uids)))
     element_line = f"\n\t\telements = {{ {elements} }}" if elements else ""
+    closed = set(LINK_LOCAL) | platform_hosts()
+    v4 = ", ".join(sorted(a for a in closed if ":" not in a))
+    v6 = ", ".join(sorted(a for a in closed if ":" in a))
+    elsewhere = f"\t\tmeta skuid @site_uids ip daddr {{ {v4} }} reject\n" if v4 else ""
+    elsewhere += f"\t\tmeta skuid @site_uids ip6 daddr {{ {v6} }} reject\n" if v6 else ""
     # `add` then `delete` then the definition: one atomic replacement, whether or not it existed.
     return f"""add table inet {table}
 delete table inet {table}
@@ -85,7 +117,7 @@ table inet {table} {{
 \tchain output {{
 \t\ttype filter hook output priority filter; policy accept;
 \t\tmeta skuid @site_uids fib daddr type local ct state new jump site_to_this_host
-\t}}
+{elsewhere}\t}}
 \tchain site_to_this_host {{
 \t\ttcp dport {{ {ports} }} accept
 \t\tudp dport {DNS_PORT} accept
@@ -154,7 +186,13 @@ def isolated(command: list[str], *, as_user: str | None = None) -> list[str]:
         f'mount -t tmpfs -o mode=0755,size=64k aipress-hidden "${i + 1}"' for i in range(len(HIDDEN_DIRECTORIES))
     )
     shift = f"shift {len(HIDDEN_DIRECTORIES)}"
-    drop = ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--init-groups", "--"] if as_user else []
+    # No new privileges (a setuid binary would not raise them) and no capabilities left to gain.
+    drop = (
+        ["setpriv", f"--reuid={as_user}", f"--regid={as_user}", "--init-groups", "--no-new-privs",
+         "--bounding-set=-all", "--"]
+        if as_user
+        else []
+    )  # fmt: skip
     return [
         "unshare", "--mount", "--propagation", "private", "--",
         "/bin/sh", "-c", f'{hide} && {shift} && exec "$@"', "aipress-sandbox", *HIDDEN_DIRECTORIES, *drop, *command,

@@ -14,6 +14,7 @@ import fcntl
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -307,12 +308,21 @@ NGINX_DAEMON = Daemon(live_dir=nginx_sites_dir, render_main=_render_nginx_main, 
 PHP_FPM_DAEMON = Daemon(live_dir=php_pools_dir, render_main=_render_php_main, test=php_fpm_test, reload=php_fpm_reload)
 
 
-def write_atomically(target: Path, content: str, mode: int) -> None:
-    """Readers see the old file or the new one, never half of it."""
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(content)
-    temporary.chmod(mode)
-    os.replace(temporary, target)
+def write_atomically(target: Path, content: str, mode: int, *, group: int | None = None) -> None:
+    """Readers see the old file or the new one, never half of it. The new file is made under a
+    random name, private (0600), and gets its owner and mode before anything is written to it: no
+    one else can open it while it holds the content."""
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        if group is not None:
+            os.fchown(descriptor, 0, group)
+        os.fchmod(descriptor, mode)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def apply_config(target: Path, rendered: str, *, daemon: Daemon, what: str, mode: int = 0o644) -> bool:

@@ -2,12 +2,15 @@
 shared with nginx's user only: the site's folders are closed to every other site, and the platform
 puts the user behind the sandbox's packet filter (sandbox.py) the moment it exists."""
 
+import contextlib
 import grp
 import os
 import pwd
 import re
+import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -28,7 +31,7 @@ def _this_runtimes_users() -> re.Pattern[str]:
 def existing_site_uids() -> list[int]:
     """Users of this runtime's sites (not those of another runtime sharing the host)."""
     pattern = _this_runtimes_users()
-    return [entry.pw_uid for entry in pwd.getpwall() if pattern.match(entry.pw_name)]
+    return [entry.pw_uid for entry in pwd.getpwall() if pattern.fullmatch(entry.pw_name)]
 
 
 def ids(key: str) -> tuple[int, int] | None:
@@ -80,11 +83,40 @@ def remove_user(key: str) -> None:
         entry = pwd.getpwnam(name)
     except KeyError:
         return
-    sandbox.firewall_remove(entry.pw_uid)
+    # Its processes go first (a worker finishing a request, anything the site left running): the
+    # packet filter is lifted only once nothing can run as this user any more.
+    _end_processes(entry.pw_uid)
     # userdel keeps a group that still has members: take nginx's user out first.
     subprocess.run(["gpasswd", "--delete", WEB_USER, name], check=False, capture_output=True)
     subprocess.run(["userdel", name], check=True, capture_output=True)
     subprocess.run(["groupdel", name], check=False, capture_output=True)
+    sandbox.firewall_remove(entry.pw_uid)
+
+
+def _processes_of(uid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            lines = status.read_text().splitlines()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = dict(line.split(":", 1) for line in lines if ":" in line)
+        zombie = fields.get("State", "").strip().startswith("Z")  # dead already, waiting for its parent
+        if fields.get("Uid", "").split()[:1] == [str(uid)] and not zombie:
+            found.append(int(status.parent.name))
+    return found
+
+
+def _end_processes(uid: int, timeout: float = 10.0) -> None:
+    """SIGKILL every process of `uid` until none is left (a fork bomb included)."""
+    deadline = time.monotonic() + timeout
+    while remaining := _processes_of(uid):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"processes of uid {uid} survive SIGKILL: {remaining[:10]}")
+        for pid in remaining:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
 
 
 def hand_over(root: Path, ids: tuple[int, int] | None, *, mode: int) -> None:
