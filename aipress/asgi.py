@@ -9,12 +9,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from chat.routing import websocket_urlpatterns as chat_websockets  # noqa: E402
 from tenants.websocket import TenantWebsocketMiddleware, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Origin and membership are checked by the consumer, which closes with a code (tenants.websocket).
-        "websocket": TenantWebsocketMiddleware(URLRouter(websocket_urlpatterns)),
+        "websocket": TenantWebsocketMiddleware(URLRouter(websocket_urlpatterns + chat_websockets)),
     }
 )

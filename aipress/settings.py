@@ -41,6 +41,9 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "sites.inventory",
+    "billing",
+    # Staff conversations live in the public schema, members' in their tenant's: both have the tables.
+    "chat",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -62,6 +65,7 @@ SHARED_APPS = [
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "sites",
+    "chat",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -166,7 +170,24 @@ TENANT_PROVISION_STALE_SECONDS = env.int("TENANT_PROVISION_STALE_SECONDS", defau
 DRIVERS = {
     "runtime": env("SITES_RUNTIME", default="local"),  # where sites run
     "secrets": env("SITES_SECRETS", default="local"),  # where their secrets are kept
+    "assistant": env("ASSISTANT", default="local"),  # who reads the chat: offline rules, or Gemini
 }
+
+# --- Chat: the assistant. Gemini runs on Vertex AI through the google-genai SDK.
+GOOGLE_CLOUD_PROJECT = env("GOOGLE_CLOUD_PROJECT", default="")
+GOOGLE_CLOUD_LOCATION = env("GOOGLE_CLOUD_LOCATION", default="us-central1")
+GEMINI_MODEL = env("GEMINI_MODEL", default="gemini-2.5-flash")
+GEMINI_ENDPOINT = env("GEMINI_ENDPOINT", default="")  # another base URL: an emulator, a proxy, the tests
+GEMINI_TIMEOUT_SECONDS = env.int("GEMINI_TIMEOUT_SECONDS", default=30)
+# USD per million tokens, by model; what the assistant's usage costs (billing.ai_quota).
+AI_PRICES: dict[str, dict[str, float]] = {
+    "local": {"in": 0.0, "out": 0.0},
+    "gemini-2.5-flash": {"in": 0.30, "out": 2.50},
+    "gemini-2.5-pro": {"in": 1.25, "out": 10.0},
+    **env.json("AI_PRICES_JSON", default={}),
+}
+CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=4000)
+CHAT_HISTORY_MESSAGES = env.int("CHAT_HISTORY_MESSAGES", default=30)  # what the assistant reads back
 
 # --- Sites: where they answer, and the local runtime's parts.
 SITES_DOMAIN = env("SITES_DOMAIN", default="sites.localhost")

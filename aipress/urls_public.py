@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 
 from aipress.urls_common import common_urlpatterns
+from chat import views as chat_views
+from chat.urls_api import chat_api_urlpatterns
 from tenants import views
 from tenants.urls_api import staff_api_urlpatterns
 
@@ -21,6 +23,7 @@ urlpatterns = [
     path("onboarding/check-slug/", views.check_slug, name="onboarding-check-slug"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include(staff_api_urlpatterns)),
+    path("chat/", chat_views.chat_page, name="staff-chat"),
+    path("api/v1/", include(staff_api_urlpatterns + chat_api_urlpatterns)),
     *common_urlpatterns,
 ]

@@ -34,6 +34,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from sites import signals
 from sites.drivers import RUNTIME, SECRETS, runtime, secret_store
 from sites.inventory.models import SiteRecord
 from sites.models import (
@@ -150,6 +151,14 @@ def operation_payload(site: Site, operation: SiteOperation, **extra: Any) -> dic
     }
 
 
+def announce_operation(tenant: Tenant, site: Site, operation: SiteOperation, **extra: Any) -> None:
+    """An operation was queued, moved to a step or finished: live to the tenant's members, and to the
+    apps above (chat follows the operations its conversations started) once the change commits."""
+    payload = operation_payload(site, operation, **extra)
+    publish_tenant_event(tenant.pk, "site.operation", payload)
+    transaction.on_commit(lambda: signals.send_operation_changed(tenant=tenant, payload=payload))
+
+
 def _event(
     site: Site,
     tenant: Tenant,
@@ -258,7 +267,7 @@ def _claim_next(tenant: Tenant, site_id: int, worker: str) -> SiteOperation | _L
         operation.heartbeat_at = now
         operation.save(update_fields=["state", "claimed_by", "heartbeat_at", "started_at"])
         record.update(attention_at=now + _stale_after())
-        publish_tenant_event(tenant.pk, "site.operation", operation_payload(site, operation))
+        announce_operation(tenant, site, operation)
     operation.site = site
     return operation
 
@@ -307,7 +316,7 @@ def _run(operation: SiteOperation, tenant: Tenant, worker: str) -> str:
         step, action = steps[operation.step_index]
         if not _mark_current(operation, worker, step):
             return "lost"
-        publish_tenant_event(tenant.pk, "site.operation", operation_payload(site, operation))
+        announce_operation(tenant, site, operation)
         spec = site_spec(site=site, tenant=tenant, suspended=_desired_suspension(operation))
         started = time.monotonic()
         try:
@@ -468,7 +477,7 @@ def _finish(operation: SiteOperation, tenant: Tenant, worker: str, state: str, *
             state, error = OperationState.FAILED, f"finishing {operation.kind}: {type(exc).__name__}: {exc}"
             SiteOperation.objects.filter(pk=operation.pk).update(state=state, error=error[:2000])
             operation.state = state
-        publish_tenant_event(tenant.pk, "site.operation", operation_payload(site, operation, error=error[:300]))
+        announce_operation(tenant, site, operation, error=error[:300])
     return "finished"
 
 

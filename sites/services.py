@@ -36,7 +36,6 @@ from sites.models import (
 from sites.rules import check_env_name, check_env_value
 from sites.spec import ADMIN_PASSWORD_SECRET, GENERATED_SECRETS
 from tenants.audit import Actor, audit_record
-from tenants.events import publish_tenant_event
 from tenants.models import Tenant, TenantStatus
 from tenants.roles import SITE_WRITERS, require_role
 
@@ -93,7 +92,7 @@ def _queue(*, site: Site, tenant: Tenant, actor: Actor, kind: str, params: dict 
         steps_total=len(pipeline.plan(kind)),
     )
     SiteRecord.objects.filter(tenant=tenant, site_id=site.pk).update(attention_at=_attention_deadline())
-    publish_tenant_event(tenant.pk, "site.operation", pipeline.operation_payload(site, operation))
+    pipeline.announce_operation(tenant, site, operation)
     transaction.on_commit(lambda: pipeline.kick(tenant, site.pk))
     return operation
 

@@ -1,11 +1,30 @@
 """Sites follow their tenant: it is suspended, resumed or deleted in `tenants`, which sends a
-signal (tenants.signals) and knows nothing of sites. Deletion waits for the sites to be gone."""
+signal (tenants.signals) and knows nothing of sites. Deletion waits for the sites to be gone.
 
+Sites in turn tell the apps above what happens to their operations (`operation_changed`), without
+knowing who listens: chat follows the operations its conversations started."""
+
+import logging
 from typing import Any
+
+from django.dispatch import Signal
 
 from tenants import lifecycle
 from tenants import signals as tenant_signals
 from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+# kwargs: tenant, payload (sites.pipeline.operation_payload). Sent after the change committed, on
+# the process that made it (a web request that queued it, the worker that ran a step).
+operation_changed = Signal()
+
+
+def send_operation_changed(*, tenant: Tenant, payload: dict[str, Any]) -> None:
+    # A listener's failure must not fail the operation that is reporting its progress.
+    for receiver, outcome in operation_changed.send_robust(sender=Tenant, tenant=tenant, payload=payload):
+        if isinstance(outcome, Exception):
+            logger.error("a listener of operation_changed failed", exc_info=outcome, extra={"receiver": str(receiver)})
 
 
 def _suspended(sender: type, *, tenant: Tenant, **kwargs: Any) -> None:

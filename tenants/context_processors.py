@@ -8,7 +8,7 @@ from tenants.selectors import memberships_of_user
 PORTAL_NAV = [
     ("Overview", "portal-home", True),
     ("Sites", "portal-sites", True),
-    ("Chat", None, False),
+    ("Chat", "portal-chat", True),
     ("Billing", None, False),
     ("Team", "portal-team", True),
     ("API keys", "portal-api-keys", True),

@@ -89,6 +89,9 @@ class Tenant(TenantMixin):
     max_api_keys: "models.PositiveIntegerField[int, int]" = models.PositiveIntegerField(
         default=20, help_text="Plan limit: API keys not revoked."
     )
+    ai_monthly_tokens: "models.PositiveIntegerField[int, int]" = models.PositiveIntegerField(
+        default=2_000_000, help_text="Plan limit: assistant tokens (in and out) per calendar month (UTC)."
+    )
     provision_attempts: "models.PositiveIntegerField[int, int]" = models.PositiveIntegerField(default=0)
     last_error: "models.TextField[str, str]" = models.TextField(blank=True)
     created_at: "models.DateTimeField[datetime, datetime]" = models.DateTimeField(auto_now_add=True)

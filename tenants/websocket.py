@@ -35,7 +35,7 @@ def _header(scope: dict, wanted: bytes) -> str:
     return ""
 
 
-def _host_from_scope(scope: dict) -> str:
+def host_from_scope(scope: dict) -> str:
     return _header(scope, b"host").split(":")[0].lower()
 
 
@@ -73,7 +73,7 @@ class _TenantFromHost:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
         scope = dict(scope)
-        scope["tenant"] = await _tenant_for_host(_host_from_scope(scope))
+        scope["tenant"] = await _tenant_for_host(host_from_scope(scope))
         scope["origin_is_ours"] = _origin_is_ours(scope)
         return await self.inner(scope, receive, send)
 

@@ -11,6 +11,8 @@ from django.urls import URLPattern
 from django_tenants.utils import tenant_context
 
 from aipress.asgi import application
+from chat.models import Message
+from chat.urls_api import chat_api_urlpatterns
 from kernel.testing import wait_until
 from sites.models import Site, SiteEnvVar, SiteOperation
 from sites.urls_api import site_api_urlpatterns
@@ -38,6 +40,10 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
     site_services.env_set(
         tenant=b, actor=Actor.of_user(b_owner), name="bravo-blog", key="STRIPE_KEY", value="sk", sensitive=True
     )
+    from chat import services as chat_services
+    from chat.messages import ChatScope
+
+    b_conversation = chat_services.conversation_start(scope=ChatScope(tenant=b), actor=Actor.of_user(b_owner))
     return {
         "a": a,
         "b": b,
@@ -50,6 +56,7 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
             "name": "bravo-blog",
             "key": "STRIPE_KEY",
             "operation_id": b_operation.pk,
+            "conversation_id": b_conversation.pk,
         },
     }
 
@@ -74,6 +81,7 @@ OBJECT_CALLS = [
     ("get", "sites/{name}/env/{key}/", None),
     ("put", "sites/{name}/env/{key}/", {"value": "x"}),
     ("delete", "sites/{name}/env/{key}/", None),
+    ("get", "chat/conversations/{conversation_id}/", None),
 ]
 
 
@@ -82,6 +90,7 @@ def _snapshot(tenant):
         sites = sorted(Site.objects.values_list("slug", "status"))
         sites += sorted(SiteEnvVar.objects.values_list("name", "reference"))
         sites += sorted(SiteOperation.objects.values_list("pk", "kind", "state"))
+        sites += sorted(Message.objects.values_list("pk", "seq"))
     return (
         sites,
         sorted(Membership.objects.filter(tenant=tenant).values_list("pk", "role")),
@@ -93,7 +102,7 @@ def _snapshot(tenant):
 def test_every_object_route_is_covered():
     routes = {
         str(p.pattern)
-        for p in tenant_api_urlpatterns + site_api_urlpatterns
+        for p in tenant_api_urlpatterns + site_api_urlpatterns + chat_api_urlpatterns
         if isinstance(p, URLPattern) and "<" in str(p.pattern)
     }
     covered = {
@@ -117,6 +126,26 @@ def test_tenant_a_cannot_touch_b_objects(two_tenants, client_for, credential, me
     response = getattr(client, method)(url, body, format="json") if body else getattr(client, method)(url)
     assert response.status_code == 404, response.content
     assert response["Content-Type"] == "application/problem+json"
+    assert _snapshot(t["b"]) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("credential", ["session", "api_key"])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("chat/messages", {"conversation": "{conversation_id}", "text": "delete bravo-blog"}),
+        ("chat/confirm", {"conversation": "{conversation_id}", "action_id": "x"}),
+        ("chat/cancel", {"conversation": "{conversation_id}", "action_id": "x"}),
+    ],
+)
+def test_a_cannot_post_into_b_conversations(two_tenants, client_for, credential, path, body):
+    t = two_tenants
+    before = _snapshot(t["b"])
+    client = client_for(t["a"], user=t["a_owner"]) if credential == "session" else client_for(t["b"], key=t["a_key"])
+    sent = {key: int(value.format(**t["b_ids"])) if key == "conversation" else value for key, value in body.items()}
+    response = client.post("/api/v1/" + path, sent, format="json")
+    assert response.status_code == 404, response.content
     assert _snapshot(t["b"]) == before
 
 

@@ -1,0 +1,140 @@
+"""The words the interpreter knows, and how a word as typed (typos included) maps to one of them.
+
+The tool names, arguments and statuses come from the registry; what is kept here is only English:
+which verbs and nouns point at which action. A word maps to a canonical word (`canonical`), and the
+canonical words are grouped by meaning (the sets below).
+"""
+
+from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+# --- Verbs, by the action they ask for ------------------------------------------------------------
+
+CREATE = frozenset({"create", "make", "build", "launch", "start", "spin", "setup", "add"})
+# "make", "build", "add"... ask for a site only when a site is in the sentence; "create" always does.
+CREATE_ALONE = frozenset({"create"})
+DELETE = frozenset(
+    {"delete", "remove", "destroy", "erase", "nuke", "wipe", "drop", "trash", "kill", "terminate", "scrap", "purge"}
+)
+SUSPEND = frozenset({"suspend", "pause", "disable", "deactivate", "freeze", "halt", "stop", "block"})
+RESUME = frozenset({"resume", "unsuspend", "unpause", "reactivate", "enable", "reopen", "unfreeze", "unblock"})
+CHECK = frozenset({"check"})
+LIST = frozenset({"list", "show", "display", "see", "view", "print", "overview", "give"})
+SET = frozenset({"set", "put", "store", "save", "configure", "define", "change", "update", "assign", "add"})
+UNSET = frozenset({"unset", "clear"})
+
+# --- Nouns ------------------------------------------------------------------------------------------
+
+SITE_NOUNS = frozenset({"site", "website"})
+SITES_NOUNS = frozenset({"sites", "websites"})
+ENV_NOUNS = frozenset({"env", "environment", "variable", "var", "envvar", "secret", "config", "configuration"})
+ENV_PLURALS = frozenset({"variables", "vars", "envs", "envvars", "secrets"})
+TENANT_NOUNS = frozenset({"tenant", "org", "organisation", "organization", "customer", "client"})
+STATUS_NOUNS = frozenset({"status", "state", "health", "doing"})
+HELP_WORDS = frozenset({"help", "commands", "command", "options", "capabilities", "tools", "actions"})
+# Words that say a value must stay hidden (the key's own name does not count: see interpreter).
+SENSITIVE = frozenset(
+    {"secret", "secrets", "sensitive", "hidden", "hide", "private", "password", "passwd", "confidential", "masked"}
+)
+
+# Words of state -> the status they mean (the registry's enum is checked before one is used).
+STATUS_OF: dict[str, str] = {
+    **dict.fromkeys(("ready", "live", "running", "up", "online", "active", "working", "healthy"), "ready"),
+    **dict.fromkeys(("suspended", "paused", "disabled", "deactivated", "frozen"), "suspended"),
+    **dict.fromkeys(("failed", "failing", "broken", "errored", "erroring", "error", "crashed", "down"), "failed"),
+    **dict.fromkeys(("provisioning", "provisioned"), "provisioning"),
+    "updating": "updating",
+    **dict.fromkeys(("requested", "pending", "queued"), "requested"),
+    **dict.fromkeys(("deleting", "deleted"), "deleting"),
+}
+
+# Other spellings of known words.
+_SPELLINGS = {
+    "re-enable": "enable",
+    "reenable": "enable",
+    "un-suspend": "unsuspend",
+    "un-pause": "unpause",
+    "set-up": "setup",
+    "websites": "websites",
+    "web-site": "website",
+    "env-vars": "envvars",
+    "env-var": "envvar",
+    "environments": "environment",
+    "statuses": "status",
+    "organisations": "organisation",
+    "organizations": "organization",
+    "tenants": "tenant",
+    "orgs": "org",
+}
+
+
+# Words that carry no name and no action: articles, pronouns, prepositions, politeness, time.
+def wordlist(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+FUNCTION_WORDS = wordlist(
+    """a an the my our your his her their its it this that these those them they me i you we us u he she
+    all every each any some one another new other others of on in for from to at by with about into onto
+    and or but not no yes is are was were be been being am do does did done have has had can could would
+    should will shall may might must please pls plz thanks thank now right just also too again yet still
+    already anymore completely immediately temporarily while then there here what which who how why when
+    where whether what's it's that's i'm i'd i'll let's there's here's don't dont doesn't won't can't
+    hey hi hello ok okay so quick like want need wanna up down off back out over hold without asking sure
+    if as than soon later today tonight everything nothing something anything whole entire same current
+    currently called named titled title name value key keep getting really very bit few many much more
+    most every only also both either neither via per anyway thing things lol pls"""
+)
+# Words that look one typo away from a known word but are words of their own.
+_NOT_TYPOS = frozenset({"upset", "smart", "stage", "lunch", "charge", "clean", "stare", "score", "stone", "shore"})
+
+_WORDS: dict[str, str] = {
+    word: word
+    for group in (
+        CREATE, DELETE, SUSPEND, RESUME, CHECK, LIST, SET, UNSET, SITE_NOUNS, SITES_NOUNS, ENV_NOUNS,
+        ENV_PLURALS, TENANT_NOUNS, STATUS_NOUNS, HELP_WORDS, SENSITIVE, STATUS_OF,
+    )
+    for word in group
+} | _SPELLINGS  # fmt: skip
+# Typos are mended towards words of four letters or more (shorter ones are too alike).
+_FUZZY_TARGETS = sorted(word for word in _WORDS if len(word) >= 4 and word.isalpha())
+
+
+def _stem(word: str) -> str:
+    """ "creating" -> "create", "lists" -> "list": the known word under a common ending, or ""."""
+    for suffix, restore in (("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("d", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)] + restore
+            if base in _WORDS:
+                return _WORDS[base]
+    return ""
+
+
+def _mended(word: str) -> str:
+    """The known word `word` is a typo of, or "". One slip for short words, two for long ones; the first
+    letter must agree, and four-letter words only count swapped letters ("lsit"), since one changed
+    letter turns a four-letter word into another word ("shop" is not "show")."""
+    if len(word) < 4 or word in _NOT_TYPOS:
+        return ""
+    limit = 2 if len(word) >= 8 else 1
+    found = process.extractOne(word, _FUZZY_TARGETS, scorer=OSA.distance, score_cutoff=limit)
+    if found is None:
+        return ""
+    target = str(found[0])
+    if target[0] != word[0]:
+        return ""
+    if len(word) == 4 and sorted(target) != sorted(word):
+        return ""
+    return _WORDS[target]
+
+
+@lru_cache(maxsize=4096)
+def canonical(word: str) -> str:
+    """The known word that `word` (lowercased) stands for, or "" for any other word."""
+    if word in _WORDS:
+        return _WORDS[word]
+    if word in FUNCTION_WORDS or not word.replace("-", "").isalpha():
+        return ""
+    return _stem(word) or _mended(word)

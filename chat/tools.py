@@ -1,0 +1,349 @@
+"""The tools: every action the assistant may take, described once.
+
+Each tool has a fixed name, a description, the JSON Schema of its arguments, whether it waits for
+the person's confirmation, and a call into the services as the acting user. Gemini's function
+declarations, the local interpreter's targets and the API documentation (docs/chat.md, the
+`chat tools` command) are all generated from this registry. Later issues add their tools here.
+
+In a staff conversation every tool but `help` also takes `tenant` (the slug). In a member's
+conversation there is no `tenant` argument at all: the tenant is the conversation's own, and a call
+that names one is refused before anything runs.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kernel.errors import InvalidInput, NotFound
+from sites import selectors as site_selectors
+from sites import services as site_services
+from sites.models import SiteOperation, SiteStatus
+from sites.services_urls import site_url_for
+from tenants.audit import Actor
+from tenants.models import Tenant
+
+TENANT_ARGUMENT = "tenant"
+SITE_STATUSES = [status.value for status in SiteStatus if status != SiteStatus.DELETED]
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Who calls, and in which tenant (a member's own, or the one a staff member named)."""
+
+    tenant: Tenant
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a call did, for the person (`message`, plain words) and for the model (`data`)."""
+
+    message: str
+    data: dict[str, Any]
+    # The operation the call queued, when it did: the conversation follows its progress.
+    operation: SiteOperation | None = None
+    site: str = ""
+
+
+Runner = Callable[[ToolContext, dict[str, Any]], ToolResult]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    properties: dict[str, dict[str, Any]]  # argument name -> JSON Schema
+    required: tuple[str, ...]
+    run: Runner
+    confirm: bool = False  # destroys something or costs money: the person confirms first
+    # The question the assistant asks for each missing argument.
+    questions: tuple[tuple[str, str], ...] = ()
+
+    def parameters(self, *, staff: bool) -> dict[str, Any]:
+        """The JSON Schema of the arguments, in the shape Gemini's function declarations take."""
+        properties = dict(self.properties)
+        required = list(self.required)
+        if staff and self.name != "help":
+            properties[TENANT_ARGUMENT] = {
+                "type": "string",
+                "description": "The slug of the organisation (tenant) to act in.",
+            }
+            required.insert(0, TENANT_ARGUMENT)
+        return {"type": "object", "properties": properties, "required": required}
+
+    def question(self, argument: str, arguments: dict[str, Any]) -> str:
+        for name, text in self.questions:
+            if name == argument:
+                return text.format(**{key: arguments.get(key, "") for key in self.properties} | arguments)
+        if argument == TENANT_ARGUMENT:
+            return "Which organisation (tenant slug) do you mean?"
+        return f"What {argument.replace('_', ' ')} should I use?"
+
+    def summary(self, arguments: dict[str, Any]) -> str:
+        """One line that says what a confirmed call will do."""
+        where = f" of {arguments[TENANT_ARGUMENT]}" if arguments.get(TENANT_ARGUMENT) else ""
+        site = arguments.get("site", "")
+        if self.name == "delete_site":
+            return f"Delete the site “{site}”{where} and everything in it (files, database, uploads)?"
+        if self.name == "suspend_site":
+            return f"Suspend the site “{site}”{where}? Visitors see a “suspended” page until you resume it."
+        return f"Run {self.name} with {arguments}?"
+
+
+# --- What the tools say about sites -------------------------------------------------------------
+
+
+def _site_url(context: ToolContext, name: str) -> str:
+    return site_url_for(site_services.site_hostname(context.tenant, name))
+
+
+def _site_data(context: ToolContext, site: Any) -> dict[str, Any]:
+    return {
+        "name": site.slug,
+        "title": site.title,
+        "status": site.status,
+        "url": _site_url(context, site.slug),
+        "last_error": site.last_error[:300] if site.status == SiteStatus.FAILED else "",
+    }
+
+
+def _operation_data(operation: SiteOperation) -> dict[str, Any]:
+    return {"id": operation.pk, "kind": operation.kind, "state": operation.state, "steps": operation.steps_total}
+
+
+def _queued(context: ToolContext, site: str, operation: SiteOperation, message: str) -> ToolResult:
+    data = {"site": site, "operation": _operation_data(operation), "url": _site_url(context, site)}
+    return ToolResult(message=message, data=data, operation=operation, site=site)
+
+
+def _text(value: Any, argument: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"Give the {argument.replace('_', ' ')}.", field=argument)
+    return value.strip()
+
+
+# --- The tools ----------------------------------------------------------------------------------
+
+
+def list_sites(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    status = arguments.get("status")
+    if status is not None and status not in SITE_STATUSES:
+        raise InvalidInput(f"A site's status is one of {', '.join(SITE_STATUSES)}.", field="status")
+    sites = site_selectors.site_list(tenant=context.tenant, actor=context.actor)
+    shown = [_site_data(context, site) for site in sites if status is None or site.status == status]
+    which = f"{status} " if status else ""
+    if not shown:
+        message = f"{context.tenant.slug} has no {which}sites."
+    else:
+        lines = [f"- {site['name']} ({site['status']}): {site['url']}" for site in shown]
+        message = f"{context.tenant.slug} has {len(shown)} {which}site{'s' if len(shown) != 1 else ''}:\n" + "\n".join(
+            lines
+        )
+    return ToolResult(message=message, data={"tenant": context.tenant.slug, "sites": shown})
+
+
+def site_status(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    name = _text(arguments.get("site"), "site")
+    site = site_selectors.site_get(tenant=context.tenant, actor=context.actor, name=name)
+    data = _site_data(context, site)
+    message = f"“{site.slug}” ({site.title}) is {site.status}: {data['url']}"
+    if data["last_error"]:
+        message += f"\nLast error: {data['last_error']}"
+    return ToolResult(message=message, data=data, site=site.slug)
+
+
+def create_site(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    name = _text(arguments.get("site"), "site")
+    title = _text(arguments.get("title"), "title")
+    site, operation, _password = site_services.site_request(
+        tenant=context.tenant, actor=context.actor, name=name, title=title
+    )
+    # The WordPress admin password is not repeated in a conversation (which is kept): the person
+    # signs in to WordPress through the portal's "reset password" or the API's one-time answer.
+    return _queued(context, site.slug, operation, f"Creating “{site.slug}” ({site.title}).")
+
+
+def delete_site(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    name = _text(arguments.get("site"), "site")
+    operation = site_services.site_delete(tenant=context.tenant, actor=context.actor, name=name)
+    return _queued(context, operation.site.slug, operation, f"Deleting “{operation.site.slug}”.")
+
+
+def suspend_site(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    name = _text(arguments.get("site"), "site")
+    operation = site_services.site_suspend(tenant=context.tenant, actor=context.actor, name=name)
+    return _queued(context, operation.site.slug, operation, f"Suspending “{operation.site.slug}”.")
+
+
+def resume_site(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    name = _text(arguments.get("site"), "site")
+    operation = site_services.site_resume(tenant=context.tenant, actor=context.actor, name=name)
+    return _queued(context, operation.site.slug, operation, f"Resuming “{operation.site.slug}”.")
+
+
+def set_env_var(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    name = _text(arguments.get("site"), "site")
+    key = _text(arguments.get("key"), "key")
+    value = arguments.get("value")
+    if not isinstance(value, str):
+        raise InvalidInput("Give the value as text.", field="value")
+    sensitive = arguments.get("sensitive", False)
+    if not isinstance(sensitive, bool):
+        raise InvalidInput("sensitive is true or false.", field="sensitive")
+    var, operation = site_services.env_set(
+        tenant=context.tenant, actor=context.actor, name=name, key=key, value=value, sensitive=sensitive
+    )
+    shown = "(sensitive: hidden from now on)" if var.sensitive else ""
+    return _queued(
+        context, operation.site.slug, operation, f"Set {var.name} on “{operation.site.slug}” {shown}".strip()
+    )
+
+
+def unset_env_var(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    name = _text(arguments.get("site"), "site")
+    key = _text(arguments.get("key"), "key")
+    operation = site_services.env_delete(tenant=context.tenant, actor=context.actor, name=name, key=key)
+    return _queued(context, operation.site.slug, operation, f"Removed {key} from “{operation.site.slug}”.")
+
+
+def list_env_vars(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    name = _text(arguments.get("site"), "site")
+    pairs = site_selectors.site_env_vars(tenant=context.tenant, actor=context.actor, name=name)
+    variables = [{"key": var.name, "value": shown, "sensitive": var.sensitive} for var, shown in pairs]
+    if not variables:
+        message = f"“{name}” has no env vars."
+    else:
+        message = f"Env vars of “{name}”:\n" + "\n".join(f"- {v['key']} = {v['value']}" for v in variables)
+    return ToolResult(message=message, data={"site": name, "env": variables}, site=name)
+
+
+def help_tool(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    lines = [f"- {tool.name}: {tool.description}" for tool in REGISTRY.values() if tool.name != "help"]
+    return ToolResult(message="Here is what I can do:\n" + "\n".join(lines), data={"tools": list(REGISTRY)})
+
+
+_SITE = {"type": "string", "description": "The site's name (lowercase letters, digits, hyphens)."}
+_KEY = {"type": "string", "description": "The env var's name, in capitals (e.g. ANALYTICS_ID)."}
+
+REGISTRY: dict[str, Tool] = {
+    tool.name: tool
+    for tool in (
+        Tool(
+            name="list_sites",
+            description="List the organisation's sites, optionally only those with one status.",
+            properties={
+                "status": {"type": "string", "enum": SITE_STATUSES, "description": "Only sites in this state."}
+            },
+            required=(),
+            run=list_sites,
+        ),
+        Tool(
+            name="site_status",
+            description="Show one site's status, title, address and last error.",
+            properties={"site": _SITE},
+            required=("site",),
+            run=site_status,
+            questions=(("site", "Which site?"),),
+        ),
+        Tool(
+            name="create_site",
+            description="Create a new WordPress site with a name (its address) and a title.",
+            properties={
+                "site": _SITE,
+                "title": {"type": "string", "description": "The site's title, shown to visitors."},
+            },
+            required=("site", "title"),
+            run=create_site,
+            questions=(
+                ("site", "What should the site be called? (a short name, e.g. crumbs)"),
+                ("title", "What title should “{site}” have?"),
+            ),
+        ),
+        Tool(
+            name="delete_site",
+            description="Delete a site and everything in it. Asks for confirmation.",
+            properties={"site": _SITE},
+            required=("site",),
+            run=delete_site,
+            confirm=True,
+            questions=(("site", "Which site should I delete?"),),
+        ),
+        Tool(
+            name="suspend_site",
+            description="Suspend a site: visitors see a 'suspended' page. Asks for confirmation.",
+            properties={"site": _SITE},
+            required=("site",),
+            run=suspend_site,
+            confirm=True,
+            questions=(("site", "Which site should I suspend?"),),
+        ),
+        Tool(
+            name="resume_site",
+            description="Bring a suspended site back online.",
+            properties={"site": _SITE},
+            required=("site",),
+            run=resume_site,
+            questions=(("site", "Which site should I resume?"),),
+        ),
+        Tool(
+            name="set_env_var",
+            description="Set an environment variable of a site; sensitive values are never shown again.",
+            properties={
+                "site": _SITE,
+                "key": _KEY,
+                "value": {"type": "string", "description": "The value, exactly as it should reach the site."},
+                "sensitive": {"type": "boolean", "description": "Hide the value from now on (a password, a key)."},
+            },
+            required=("site", "key", "value"),
+            run=set_env_var,
+            questions=(
+                ("site", "On which site?"),
+                ("key", "What is the variable called?"),
+                ("value", "What value should {key} have?"),
+            ),
+        ),
+        Tool(
+            name="unset_env_var",
+            description="Remove an environment variable from a site.",
+            properties={"site": _SITE, "key": _KEY},
+            required=("site", "key"),
+            run=unset_env_var,
+            questions=(("site", "From which site?"), ("key", "Which variable should I remove?")),
+        ),
+        Tool(
+            name="list_env_vars",
+            description="List a site's environment variables (sensitive values masked).",
+            properties={"site": _SITE},
+            required=("site",),
+            run=list_env_vars,
+            questions=(("site", "Of which site?"),),
+        ),
+        Tool(
+            name="help",
+            description="Say what the assistant can do.",
+            properties={},
+            required=(),
+            run=help_tool,
+        ),
+    )
+}
+
+
+def tool_named(name: str) -> Tool:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise NotFound(f"There is no tool “{name}”.") from None
+
+
+def declarations(*, staff: bool) -> list[dict[str, Any]]:
+    """Every tool as a function declaration (name, description, JSON Schema parameters)."""
+    return [
+        {"name": tool.name, "description": tool.description, "parameters": tool.parameters(staff=staff)}
+        for tool in REGISTRY.values()
+    ]
+
+
+def system_actor_for_staff(user: Any) -> Actor:
+    """Staff acting through the assistant: the platform's hand, with their name on every audit row."""
+    return Actor(user=user, label=f"staff chat: {user.email}", is_system=True)
