@@ -84,6 +84,17 @@ def _public_schema_between_tests() -> Iterator[None]:
     use_public_schema()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer_per_test() -> Iterator[None]:
+    """Each test's event loops get a channel layer of their own. A consumer a test left running in
+    its loop keeps receiving on the layer it started with, and channels_redis refuses a second loop
+    receiving on the same layer ("Two event loops are trying to receive()")."""
+    yield
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def make_tenant(db: None) -> Iterator[Callable[..., Tenant]]:
     """Create an active tenant the way production does (service + clone), synchronously."""

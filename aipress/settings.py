@@ -144,7 +144,23 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", default="aipress:ch")},
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    # redis-py's asyncio pool refuses (rather than waits) past its cap, 100 by default:
+                    # 500 sockets closing at once each leave a group (bench/chat_ws.py).
+                    "max_connections": env.int("CHANNELS_REDIS_MAX_CONNECTIONS", default=2000),
+                    # redis-py 8 gives up a read after 5 s, which is exactly how long channels_redis
+                    # blocks waiting for a message: a busy moment then kills a socket's consumer.
+                    "socket_timeout": 30,
+                }
+            ],
+            "prefix": env("CHANNELS_PREFIX", default="aipress:ch"),
+            # All sockets of one process share one queue in Redis; past `capacity` waiting messages a
+            # group send drops them silently. 100 (the default) lost chat events with 100 sockets.
+            "capacity": env.int("CHANNELS_CAPACITY", default=10_000),
+        },
     }
 }
 

@@ -56,6 +56,7 @@ class Client:
         self.turn_times: list[float] = []
         self.errors: list[str] = []
         self.turn_ended = asyncio.Event()
+        self.unfinished = 0
 
     async def open(self) -> None:
         from websockets.asyncio.client import connect
@@ -91,7 +92,11 @@ class Client:
             self.turn_ended.clear()
             started = time.perf_counter()
             await self.ws.send(json.dumps({"type": "message", "text": random.choice(MESSAGES)}))
-            await asyncio.wait_for(self.turn_ended.wait(), timeout=300)
+            try:
+                await asyncio.wait_for(self.turn_ended.wait(), timeout=120)
+            except TimeoutError:
+                self.unfinished += 1  # reported: a turn whose end never reached this client
+                continue
             self.turn_times.append(time.perf_counter() - started)
 
     async def close(self) -> None:
@@ -201,6 +206,7 @@ def main() -> None:
         cookies = sessions(args.clients)
         port = free_port()
         argv = [part.replace("{port}", str(port)) for part in command]
+        print(f"{name}: {args.clients} clients…", flush=True)
         process = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
         try:
             wait_listening(port)
@@ -225,6 +231,7 @@ def main() -> None:
             "idle_kib": (run["idle"] - run["before"]) / args.clients,
             "lost": lost_messages(tenant, clients),
             "errors": sum(len(client.errors) for client in clients),
+            "unfinished": sum(client.unfinished for client in clients),
             "wall": run["wall"],
         }
 
@@ -233,11 +240,14 @@ def main() -> None:
         f"/ws/chat/ with the local assistant: {args.clients} clients, {args.turns} turns each, "
         f"think time up to {args.think:.0f} s, one server process"
     )
-    print(f"{'server':<10} {'turns':>6} {'p50 ms':>8} {'p99 ms':>8} {'KiB/idle conn':>14} {'lost':>5} {'errors':>7}")
+    print(
+        f"{'server':<10} {'turns':>6} {'p50 ms':>8} {'p99 ms':>8} {'KiB/idle conn':>14} {'lost':>5} "
+        f"{'errors':>7} {'no end':>7} {'turns/s':>8}"
+    )
     for name, r in results.items():
         print(
             f"{name:<10} {r['turns']:>6} {r['p50']:>8.0f} {r['p99']:>8.0f} {r['idle_kib']:>14.1f} "
-            f"{r['lost']:>5} {r['errors']:>7}"
+            f"{r['lost']:>5} {r['errors']:>7} {r['unfinished']:>7} {r['turns'] / r['wall']:>8.1f}"
         )
     u, d = results["uvicorn"], results["daphne"]
     print()

@@ -75,6 +75,12 @@ def _line(label: str, rows: list[Row]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--file", type=Path, default=ROOT / "chat" / "tests" / "nlu_utterances.jsonl")
+    parser.add_argument(
+        "--independent",
+        type=Path,
+        default=ROOT / "chat" / "tests" / "nlu_holdout.jsonl",
+        help="a set written apart from the interpreter, by someone who never saw it, and never tuned on",
+    )
     parser.add_argument("--quiet", action="store_true", help="no list of failures")
     args = parser.parse_args()
     _setup_django()
@@ -95,11 +101,14 @@ def main() -> None:
     verdict = "ok" if intent >= TARGET and full >= TARGET else "BELOW TARGET"
     print(f"\ntarget: intent and arguments >= {TARGET:.0%} overall: {verdict}")
 
-    failures = [row for row in rows if not row.full_ok]
+    independent = _rows(args.independent) if args.independent.exists() else []
+    if independent:
+        print(_line("independent set", independent) + f"   ({args.independent.name}: written apart, never tuned on)")
+    failures = [("held out" if row.line % 2 else "dev", row) for row in rows if not row.full_ok]
+    failures += [("independent", row) for row in independent if not row.full_ok]
     if failures and not args.quiet:
         print(f"\n{len(failures)} failures:")
-        for row in failures:
-            part = "held out" if row.line % 2 else "dev"
+        for part, row in failures:
             print(f"- line {row.line + 1} ({part}, {'staff' if row.staff else 'member'}): {row.text!r}")
             print(f"    expected {json.dumps(row.expected, ensure_ascii=False)}")
             print(f"    got      {json.dumps(row.got, ensure_ascii=False)}")

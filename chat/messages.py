@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
@@ -70,9 +70,17 @@ def write_message(
     """Add a message (or rewrite `message`) under the conversation's next change number, and send it
     to the conversation's sockets once stored. The schema of `scope` is active."""
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-        seq = conversation.seq + 1
-        Conversation.objects.filter(pk=conversation_id).update(seq=seq, updated_at=timezone.now())
+        # One statement takes the next number and locks the conversation until this commits, so
+        # changes become visible in the order of their numbers (what resuming relies on).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Conversation._meta.db_table} SET seq = seq + 1, updated_at = %s WHERE id = %s RETURNING seq",
+                [timezone.now(), conversation_id],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise Conversation.DoesNotExist(f"conversation {conversation_id}")
+        seq = int(row[0])
         if message is None:
             message = Message.objects.create(
                 conversation_id=conversation_id,

@@ -181,6 +181,8 @@ class Turn:
         self._rounds()
 
     def _waiting_action(self) -> PendingAction | None:
+        if not self.state.get("waiting"):
+            return None  # nothing was asked: no query on most turns
         return (
             PendingAction.objects.filter(conversation_id=self.conversation.pk, state=ActionState.PENDING)
             .order_by("-id")
@@ -200,6 +202,8 @@ class Turn:
                 raise Conflict(f"That action was {action.state} already.")
             action.state = state
             action.decided_at = timezone.now()
+            if self.state.get("waiting") == action.action_id:
+                self.state.pop("waiting")
             action.save(update_fields=["state", "decided_at"])
             # The message that asked shows the decision from now on (for reloads and other tabs).
             asking = Message.objects.filter(
@@ -402,6 +406,7 @@ class Turn:
             arguments=arguments,
             summary=tool.summary(arguments)[:400],
         )
+        self.state["waiting"] = action.action_id
         pending = {"action_id": action.action_id, "summary": action.summary}
         self.say(
             f"{action.summary} Confirm or cancel.",

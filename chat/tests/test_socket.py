@@ -127,6 +127,7 @@ async def _close_code(host: str, cookie: str, query: str = "") -> int:
     socket = await _open(host, cookie, query)
     message = await socket.receive_output(timeout=10)
     assert message["type"] == "websocket.close"
+    await socket.disconnect()  # the consumer ends, as it does when a browser goes away
     return int(message["code"])
 
 

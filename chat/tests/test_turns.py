@@ -289,3 +289,13 @@ def test_a_confirmed_action_that_uses_the_last_tokens_still_reports_what_it_did(
     done = me.decide(asked.pending_confirmation["action_id"], confirm=True)
     assert [(c["name"], c["status"]) for c in done.tool_calls] == [("suspend_site", "succeeded")]
     assert "Suspending" in done.reply and "quota" in done.reply
+
+
+def test_the_name_and_title_can_come_one_question_at_a_time(acme, acme_owner, chatter):
+    me = chatter(acme, acme_owner)
+    assert "called" in me.say("I need a site for my bakery").reply
+    asked_title = me.say("call it crumbs")
+    assert asked_title.tool_calls == [] and "crumbs" in asked_title.reply and "title" in asked_title.reply
+    made = me.say("“Crumbs & Co — fresh bread”")
+    assert made.tool_calls[0]["arguments"] == {"site": "crumbs", "title": "Crumbs & Co — fresh bread"}
+    assert made.tool_calls[0]["status"] == "succeeded"

@@ -151,7 +151,11 @@ def signals(tokens: list[Token], events: list[Event], key: int | None) -> Signal
         # A word of state needs something it describes: "is blog up?", not "what's up?".
         or (any(c in v.STATUS_OF for c in canons) and (site_noun or _something_named(tokens))),
         naming=site_noun
-        and (any(w in {"called", "named", "titled", "title", "new", "another"} for w in lows) or _calls_it(lows)),
+        and (
+            any(w in {"called", "named", "titled", "title", "new", "another"} for w in lows)
+            or _calls_it(lows)
+            or _asks_for_one(tokens)
+        ),
         help=any(c in v.HELP_WORDS for c in canons) or bool(HELP_PHRASES.search(" ".join(lows))),
         question=first in _QUESTION,
         env_plural=any(tokens[i].canon in v.ENV_PLURALS for i in env_words),
@@ -161,6 +165,18 @@ def signals(tokens: list[Token], events: list[Event], key: int | None) -> Signal
 def _calls_it(lows: list[str]) -> bool:
     """ "a website. call it knitting": a name is being given."""
     return any(a in {"call", "name"} and b == "it" for a, b in itertools.pairwise(lows))
+
+
+_WANTING = {"need", "needs", "want", "wanna", "like", "get", "give"}
+
+
+def _asks_for_one(tokens: list[Token]) -> bool:
+    """ "I need a site for my bakery", "could I get a website?": wanting one site is asking for it."""
+    lows = [t.low for t in tokens]
+    for index, token in enumerate(tokens):
+        if token.canon in v.SITE_NOUNS and index > 0 and lows[index - 1] in {"a", "an"}:
+            return any(word in _WANTING for word in lows[max(0, index - 4) : index - 1])
+    return False
 
 
 def _something_named(tokens: list[Token]) -> bool:
