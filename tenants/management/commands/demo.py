@@ -51,6 +51,7 @@ class Command(BaseCommand):
                     f"  Portal (sign up here):   {public_url()}",
                     f"  Staff console:           {public_url('/admin/')}   {STAFF_EMAIL} / {DEMO_PASSWORD}",
                     f"  Tenant acme:             {tenant.portal_url}   {OWNER_EMAIL} / {DEMO_PASSWORD}",
+                    f"  Chat with the assistant: {tenant.portal_url}chat/   (staff: {public_url('/chat/')})",
                     f"  API docs:                {public_url('/api/docs/')}",
                     f"  API key for acme:        {raw}",
                     f"  Try:  curl -H 'Authorization: Bearer {raw}' {public_url('/api/v1/tenant/')}",
