@@ -172,8 +172,3 @@ def _notify_owners_once(tenant: Tenant, month: date, total: int) -> None:
             actor=Actor.system("ai quota"), action=f"ai.quota.{percent}", tenant=tenant, used=total, quota=quota
         )
         transaction.on_commit(partial(send_mail, subject, body, None, owners, fail_silently=True))
-
-
-def quota_status(tenant: Tenant) -> dict[str, int]:
-    """What the portal and API show: this month's used tokens and the quota."""
-    return {"used": used_tokens(tenant), "quota": tenant.ai_monthly_tokens}

@@ -1,7 +1,6 @@
 """Thin API views of the chat: the same turn loop as the socket, answered in one response."""
 
 from collections.abc import Callable
-from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
@@ -21,8 +20,9 @@ from chat.serializers import (
     ToolDeclarationSerializer,
     TurnSerializer,
 )
-from chat.tools import REGISTRY
+from chat.tools import catalogue
 from chat.turns import TurnResult
+from kernel.api import validated
 from tenants.audit import Actor
 from tenants.models import Tenant
 
@@ -31,12 +31,6 @@ def scope_of(request: Request) -> ChatScope:
     """A tenant's host or key: its members' chat. The public host: staff's."""
     tenant = getattr(request, "tenant", None)
     return ChatScope(tenant=tenant if isinstance(tenant, Tenant) else None)
-
-
-def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _answered(call: Callable[[], TurnResult]) -> Response:
@@ -65,7 +59,7 @@ class ChatMessageApi(APIView):
         "confirmation it waits for",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(MessageInSerializer, request)
+        data = validated(MessageInSerializer, request)
         return _answered(
             lambda: services.message_send(
                 scope=scope_of(request),
@@ -81,7 +75,7 @@ class _DecisionApi(APIView):
     confirm = True
 
     def post(self, request: Request) -> Response:
-        data = _valid(DecisionInSerializer, request)
+        data = validated(DecisionInSerializer, request)
         return _answered(
             lambda: services.action_decide(
                 scope=scope_of(request),
@@ -137,14 +131,5 @@ class ChatToolsApi(APIView):
         summary="The assistant's tools, as its models see them (staff tools also take `tenant`)",
     )
     def get(self, request: Request) -> Response:
-        staff = scope_of(request).staff
-        tools = [
-            {
-                "name": tool.name,
-                "description": tool.description,
-                "parameters": tool.parameters(staff=staff),
-                "confirm": tool.confirm,
-            }
-            for tool in REGISTRY.values()
-        ]
+        tools = catalogue(staff=scope_of(request).staff)
         return Response(tools)

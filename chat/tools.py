@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kernel.errors import InvalidInput, NotFound
+from kernel.errors import InvalidInput
 from sites import selectors as site_selectors
 from sites import services as site_services
 from sites.models import SiteOperation, SiteStatus
@@ -329,19 +329,18 @@ REGISTRY: dict[str, Tool] = {
 }
 
 
-def tool_named(name: str) -> Tool:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise NotFound(f"There is no tool “{name}”.") from None
-
-
 def declarations(*, staff: bool) -> list[dict[str, Any]]:
     """Every tool as a function declaration (name, description, JSON Schema parameters)."""
     return [
         {"name": tool.name, "description": tool.description, "parameters": tool.parameters(staff=staff)}
         for tool in REGISTRY.values()
     ]
+
+
+def catalogue(*, staff: bool) -> list[dict[str, Any]]:
+    """The declarations with whether each waits for confirmation: the API's and the CLI's listing."""
+    confirms = {tool.name: tool.confirm for tool in REGISTRY.values()}
+    return [{**declared, "confirm": confirms[declared["name"]]} for declared in declarations(staff=staff)]
 
 
 def system_actor_for_staff(user: Any) -> Actor:

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kernel.api import validated
 from sites import selectors, services
 from sites.models import Site, SiteOperation
 from sites.serializers import (
@@ -28,12 +29,6 @@ from sites.serializers import (
 from tenants.audit import Actor
 from tenants.permissions import IsTenantMember
 from tenants.requests import tenant_of
-
-
-def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _accepted(request: Request, site: Site, operation: SiteOperation, **extra: Any) -> Response:
@@ -65,7 +60,7 @@ class SiteListApi(APIView):
         summary="Create a site; it is provisioned in the background (follow its operation)",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(SiteCreateSerializer, request)
+        data = validated(SiteCreateSerializer, request)
         site, operation, admin_password = services.site_request(
             tenant=tenant_of(request), actor=Actor.from_request(request), name=data["name"], title=data["title"]
         )
@@ -83,7 +78,7 @@ class SiteDetailApi(APIView):
         request=SiteUpdateSerializer, responses={202: SiteAcceptedSerializer}, summary="Change title or scaling"
     )
     def patch(self, request: Request, name: str) -> Response:
-        data = _valid(SiteUpdateSerializer, request)
+        data = validated(SiteUpdateSerializer, request)
         operation = services.site_update(
             tenant=tenant_of(request),
             actor=Actor.from_request(request),
@@ -178,7 +173,7 @@ class SiteEnvDetailApi(APIView):
         summary="Set an env var; an operation applies it to the running site",
     )
     def put(self, request: Request, name: str, key: str) -> Response:
-        data = _valid(EnvVarWriteSerializer, request)
+        data = validated(EnvVarWriteSerializer, request)
         actor = Actor.from_request(request)
         var, operation = services.env_set(
             tenant=tenant_of(request), actor=actor, name=name, key=key, value=data["value"], sensitive=data["sensitive"]

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kernel.api import validated
 from tenants import selectors, services
 from tenants.audit import Actor
 from tenants.models import Membership, Tenant
@@ -26,12 +27,6 @@ from tenants.serializers import (
     TenantCreateSerializer,
     TenantSerializer,
 )
-
-
-def _valid(serializer_class: type, request: Request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class CurrentTenantApi(APIView):
@@ -63,7 +58,7 @@ class MemberListApi(APIView):
         request=InviteRequestSerializer, responses={201: InvitationSerializer}, summary="Invite someone by email"
     )
     def post(self, request: Request) -> Response:
-        data = _valid(InviteRequestSerializer, request)
+        data = validated(InviteRequestSerializer, request)
         invitation = services.invitation_create(
             actor=Actor.from_request(request),
             tenant=tenant_of(request),
@@ -89,7 +84,7 @@ class MemberDetailApi(APIView):
     @extend_schema(request=RoleChangeSerializer, responses=MemberSerializer, summary="Change a member's role")
     def patch(self, request: Request, member_id: int) -> Response:
         membership = self._member(request, member_id)
-        data = _valid(RoleChangeSerializer, request)
+        data = validated(RoleChangeSerializer, request)
         membership = services.membership_change_role(
             actor=Actor.from_request(request),
             membership=membership,
@@ -137,7 +132,7 @@ class ApiKeyListApi(APIView):
         summary="Create an API key (its secret is in this response only)",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(ApiKeyCreateSerializer, request)
+        data = validated(ApiKeyCreateSerializer, request)
         key, raw = services.api_key_create(
             actor=Actor.from_request(request),
             tenant=tenant_of(request),
@@ -175,7 +170,7 @@ class StaffTenantListApi(APIView):
 
     @extend_schema(request=TenantCreateSerializer, responses={202: TenantSerializer}, summary="Create a tenant (staff)")
     def post(self, request: Request) -> Response:
-        data = _valid(TenantCreateSerializer, request)
+        data = validated(TenantCreateSerializer, request)
         owner = services.user_ensure(email=data["owner_email"], verified=False)
         tenant = services.tenant_create(
             actor=Actor.from_request(request), slug=data["slug"], name=data["name"], owner=owner
@@ -203,7 +198,7 @@ class StaffTenantSuspendApi(APIView):
 
     @extend_schema(request=ReasonSerializer, responses=TenantSerializer, summary="Suspend a tenant (staff)")
     def post(self, request: Request, slug: str) -> Response:
-        data = _valid(ReasonSerializer, request)
+        data = validated(ReasonSerializer, request)
         tenant = services.tenant_suspend(
             actor=Actor.from_request(request), tenant=_staff_tenant(slug), reason=data["reason"]
         )
@@ -215,7 +210,7 @@ class StaffTenantResumeApi(APIView):
 
     @extend_schema(request=ReasonSerializer, responses=TenantSerializer, summary="Resume a suspended tenant (staff)")
     def post(self, request: Request, slug: str) -> Response:
-        data = _valid(ReasonSerializer, request)
+        data = validated(ReasonSerializer, request)
         tenant = services.tenant_resume(
             actor=Actor.from_request(request), tenant=_staff_tenant(slug), reason=data["reason"]
         )

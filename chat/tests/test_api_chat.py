@@ -78,7 +78,7 @@ def test_a_conversation_is_its_owners_alone(acme, api, client_for, add_member, a
     assert reply.status_code == 404
 
 
-def test_the_tools_are_documented_from_the_registry(api, client_for, settings):
+def test_the_tools_are_documented_from_the_registry(api):
     from chat.tools import REGISTRY
 
     tools = api.get("/api/v1/chat/tools/").json()

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chat.assistants.local.interpreter import interpret
-from chat.tools import REGISTRY
+from chat.tools import REGISTRY, catalogue
 
 
 def tools_markdown(*, staff: bool) -> str:
@@ -41,11 +41,7 @@ class Command(BaseCommand):
             if options["markdown"]:
                 self.stdout.write(tools_markdown(staff=options["staff"]), ending="")
                 return
-            declared = [
-                {"name": t.name, "description": t.description, "parameters": t.parameters(staff=options["staff"]),
-                 "confirm": t.confirm}
-                for t in REGISTRY.values()
-            ]  # fmt: skip
+            declared = catalogue(staff=options["staff"])
             self.stdout.write(json.dumps(declared, indent=2))
             return
         if options["staff"] and options["tenant"]:
