@@ -58,7 +58,8 @@ _driver_report: dict[str, tuple[float, dict[str, dict[str, object]]]] = {}  # th
 def _drivers() -> dict[str, dict[str, object]]:
     """Each concern's chosen driver and whether what it drives answers, at most every 15 s per process
     (a public endpoint must not open a connection to every driver on every hit). Only the kind of a
-    failure is shown here; `manage.py setup_platform` prints the whole reason."""
+    failure is shown here, except for missing configuration, which names the variables to set (names,
+    never values); `manage.py setup_platform` prints the whole reason."""
     now = time.monotonic()
     last = _driver_report.get("last")
     if last is not None and now - last[0] < DRIVER_REPORT_SECONDS:
@@ -67,12 +68,17 @@ def _drivers() -> dict[str, dict[str, object]]:
         report.concern: {
             "driver": report.driver,
             "reachable": report.reachable,
-            **({} if report.reachable else {"problem": report.detail.split(":", 1)[0]}),
+            **({} if report.reachable else {"problem": _problem(report.detail)}),
         }
         for report in drivers.report()
     }
     _driver_report["last"] = (now, report)
     return report
+
+
+def _problem(detail: str) -> str:
+    kind = detail.split(":", 1)[0]
+    return detail if kind == "ImproperlyConfigured" else kind
 
 
 @never_cache

@@ -223,6 +223,23 @@ SITES_KEY_PREFIX = env("SITES_KEY_PREFIX", default="")
 SITES_STEP_STALE_SECONDS = env.int("SITES_STEP_STALE_SECONDS", default=180)
 # How often the reconciler asks the runtime whether every piece of a running site is still there.
 SITES_DRIFT_CHECK_SECONDS = env.int("SITES_DRIFT_CHECK_SECONDS", default=900)
+# --- Sites on Google Cloud (SITES_RUNTIME=cloudrun, SITES_SECRETS=secretmanager); docs/cloudrun.md.
+# The project is GOOGLE_CLOUD_PROJECT (above).
+SITES_CLOUDRUN_REGION = env("SITES_CLOUDRUN_REGION", default="")
+SITES_CLOUDSQL_INSTANCE = env("SITES_CLOUDSQL_INSTANCE", default="")  # the shared instance's name
+# The MySQL connection users are made with (the instance's admin user): mysql://USER:PASSWORD@HOST:PORT/
+SITES_CLOUDSQL_ADMIN_URL = env("SITES_CLOUDSQL_ADMIN_URL", default="")
+SITES_IMAGE = env("SITES_IMAGE", default="")  # the image built from wordpress-runtime/
+SITES_CLOUDRUN_MAX_INSTANCES = env.int("SITES_CLOUDRUN_MAX_INSTANCES", default=4)
+# How long the worker waits before asking again about a long-running cloud operation.
+SITES_CLOUD_POLL_SECONDS = env.float("SITES_CLOUD_POLL_SECONDS", default=3.0)
+# Endpoint overrides (emulators, private endpoints, the tests): http(s)://host:port; plain http gets
+# anonymous credentials. STORAGE_EMULATOR_HOST is the storage client's own variable.
+CLOUDRUN_ENDPOINT = env("CLOUDRUN_ENDPOINT", default="")
+CLOUDSQL_ADMIN_ENDPOINT = env("CLOUDSQL_ADMIN_ENDPOINT", default="")
+SECRETMANAGER_ENDPOINT = env("SECRETMANAGER_ENDPOINT", default="")
+IAM_ENDPOINT = env("IAM_ENDPOINT", default="")
+STORAGE_EMULATOR_HOST = env("STORAGE_EMULATOR_HOST", default="")
 WORDPRESS_CORE_DIR = Path(env("WORDPRESS_CORE_DIR", default="/usr/share/wordpress"))
 # Site secrets (database passwords, salts, sensitive env vars) are encrypted at rest with these
 # Fernet keys; the first encrypts, all decrypt, so a key can be rotated in without downtime.

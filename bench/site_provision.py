@@ -161,7 +161,7 @@ def main() -> None:  # noqa: PLR0915 - one measured story, told in order
                 spec = pipeline.site_spec(site=site, tenant=tenant)
                 for step in reversed(pipeline.STEPS):
                     if step.concern == "runtime":
-                        runtime.remove(step.name, spec)
+                        runtime.remove(step.name, spec, None)
         for daemon in daemons:
             daemon.terminate()
             daemon.wait(timeout=15)

@@ -10,6 +10,8 @@ RUNTIME = drivers.Concern(
     variable="SITES_RUNTIME",
     known={
         "local": "sites.runtimes.local.runtime.LocalRuntime",
+        # Each site a Cloud Run service, with Cloud SQL, Cloud Storage and Secret Manager.
+        "cloudrun": "sites.runtimes.cloudrun.runtime.CloudRunRuntime",
         # Keeps each site's pieces in this process's memory: fast tests of the pipeline's own logic.
         "memory": "sites.runtimes.memory.MemoryRuntime",
     },
@@ -18,7 +20,10 @@ SECRETS = drivers.Concern(
     name="secrets",
     protocol=SecretStore,
     variable="SITES_SECRETS",
-    known={"local": "sites.secrets.local.LocalSecretStore"},
+    known={
+        "local": "sites.secrets.local.LocalSecretStore",
+        "secretmanager": "sites.secrets.secretmanager.SecretManagerStore",
+    },
 )
 
 

@@ -49,7 +49,7 @@ from sites.models import (
     SiteSecret,
     SiteStatus,
 )
-from sites.spec import ADMIN_PASSWORD_SECRET, Pending, SiteSpec, StepDriver
+from sites.spec import ADMIN_PASSWORD_SECRET, Pending, SiteSpec, StepDriver, StepResult
 from tenants.events import publish_tenant_event
 from tenants.models import Tenant
 
@@ -272,13 +272,16 @@ def _claim_next(tenant: Tenant, site_id: int, worker: str) -> SiteOperation | _L
     return operation
 
 
-def site_spec(*, site: Site, tenant: Tenant, suspended: bool | None = None) -> SiteSpec:
-    """What the drivers need, with the site's secrets revealed by the secret store (memory only)."""
+def site_spec(*, site: Site, tenant: Tenant, suspended: bool | None = None, reveal: bool = True) -> SiteSpec:
+    """What the drivers need, with the site's secrets revealed by the secret store (memory only);
+    without `reveal`, no secret and no env var at all (what removing a site's pieces needs)."""
     from sites.services import site_hostname
 
     store = secret_store()
-    secrets = {secret.name: store.reveal(secret.reference) for secret in SiteSecret.objects.filter(site=site)}
-    env = {var.name: store.reveal(var.reference) for var in SiteEnvVar.objects.filter(site=site)}
+    secrets, env = {}, {}
+    if reveal:
+        secrets = {secret.name: store.reveal(secret.reference) for secret in SiteSecret.objects.filter(site=site)}
+        env = {var.name: store.reveal(var.reference) for var in SiteEnvVar.objects.filter(site=site)}
     return SiteSpec(
         tenant_id=tenant.pk,
         tenant_slug=tenant.slug,
@@ -317,15 +320,20 @@ def _run(operation: SiteOperation, tenant: Tenant, worker: str) -> str:
         if not _mark_current(operation, worker, step):
             return "lost"
         announce_operation(tenant, site, operation)
-        spec = site_spec(site=site, tenant=tenant, suspended=_desired_suspension(operation))
         started = time.monotonic()
         try:
+            # Inside the try: a secret store that cannot answer fails the step (retried), instead of
+            # leaving the operation running until the reconciler takes it over, again and again.
+            # Removing needs no secret's value (and the secrets may be gone by then).
+            spec = site_spec(
+                site=site, tenant=tenant, suspended=_desired_suspension(operation), reveal=action == "ensure"
+            )
+            result: StepResult | None
             with _heartbeat(operation, tenant, worker):
                 if action == "ensure":
                     result = driver_of(step, site).ensure(step, spec, operation.handle or None)
                 else:
-                    driver_of(step, site).remove(step, spec)
-                    result = None
+                    result = driver_of(step, site).remove(step, spec, operation.handle or None)
         except Exception as exc:  # noqa: BLE001 - every failure is retried, then recorded for the person who asked
             duration_ms = int((time.monotonic() - started) * 1000)
             return _step_failed(operation, tenant, worker, step=step, exc=exc, duration_ms=duration_ms)

@@ -20,6 +20,9 @@ REFUSED_NAMES: dict[str, str] = {
             "AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
             "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT",
             "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR",
+            # What the Cloud Run runtime sets and the image reads (docs/wordpress-runtime.md).
+            "DB_SOCKET", "WP_TITLE", "WP_ADMIN_EMAIL", "WP_ADMIN_PASSWORD", "MAX_PHP_WORKERS", "DISABLE_WP_CRON",
+            "SITE_DIR", "UPLOADS_DIR", "PORT",
         ),
         _SET_BY_PLATFORM,
     ),
@@ -55,9 +58,15 @@ REFUSED_PREFIXES: dict[str, str] = {
 }
 
 
+# Cloud Run reserves K_SERVICE, K_REVISION... and the image reads every secret also as NAME_FILE.
+REFUSED_PREFIXES["K_"] = "is reserved by Cloud Run"
+
+
 def _refusal(name: str) -> str | None:
     if name in REFUSED_NAMES:
         return REFUSED_NAMES[name]
+    if name.endswith("_FILE") and name.removesuffix("_FILE") in REFUSED_NAMES:
+        return _SET_BY_PLATFORM
     return next((reason for prefix, reason in REFUSED_PREFIXES.items() if name.startswith(prefix)), None)
 
 

@@ -64,8 +64,9 @@ class StepDriver(Protocol):
         """Make `step`'s piece exist as `spec` says. `handle` is what a previous Pending returned."""
         ...
 
-    def remove(self, step: str, spec: SiteSpec) -> None:
-        """Remove `step`'s piece of this site, and nothing of any other site."""
+    def remove(self, step: str, spec: SiteSpec, handle: str | None) -> "Pending | None":
+        """Remove `step`'s piece of this site, and nothing of any other site. Long work (a cloud
+        deletion) answers Pending, and the worker asks again with its handle later."""
         ...
 
     def status(self, step: str, spec: SiteSpec) -> bool:

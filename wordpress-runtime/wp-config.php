@@ -5,22 +5,51 @@
  * runtime and the cloud image use this file unchanged.
  */
 
+/**
+ * The environment variable NAME; or, when NAME is unset or empty, the content of the file that
+ * NAME_FILE names (a secret mounted as a file). A missing value without a default stops the request.
+ */
 function aipress_env(string $name, ?string $default = null): string {
     $value = getenv($name);
     if ($value === false || $value === '') {
+        $file = getenv($name . '_FILE');
+        if ($file !== false && $file !== '') {
+            $content = @file_get_contents($file);
+            if ($content === false) {
+                aipress_unconfigured("{$name}_FILE names a file that cannot be read.");
+            }
+            // Secret managers and editors end files with a newline; no secret does.
+            $value = rtrim($content, "\r\n");
+        }
+    }
+    if ($value === false || $value === '') {
         if ($default === null) {
-            header('HTTP/1.1 503 Service Unavailable');
-            exit("This site is not configured: $name is missing from its environment.\n");
+            aipress_unconfigured("$name is missing from its environment.");
         }
         return $default;
     }
     return $value;
 }
 
+function aipress_unconfigured(string $why): never {
+    if (!headers_sent()) {
+        header('HTTP/1.1 503 Service Unavailable');
+    }
+    exit("This site is not configured: $why\n");
+}
+
+function aipress_flag(string $name): bool {
+    return filter_var(getenv($name), FILTER_VALIDATE_BOOLEAN);
+}
+
 define('DB_NAME', aipress_env('DB_NAME'));
 define('DB_USER', aipress_env('DB_USER'));
 define('DB_PASSWORD', aipress_env('DB_PASSWORD'));
-define('DB_HOST', aipress_env('DB_HOST', '127.0.0.1'));
+// Cloud SQL is reached through its unix socket (/cloudsql/PROJECT:REGION:INSTANCE); WordPress takes
+// a socket as `localhost:/path`.
+$aipress_socket = getenv('DB_SOCKET');
+define('DB_HOST', $aipress_socket ? 'localhost:' . $aipress_socket : aipress_env('DB_HOST', '127.0.0.1'));
+unset($aipress_socket);
 define('DB_CHARSET', 'utf8mb4');
 define('DB_COLLATE', '');
 
@@ -36,11 +65,19 @@ define('WP_CONTENT_DIR', aipress_env('WP_CONTENT_DIR', __DIR__ . '/wp-content'))
 // The platform updates WordPress; the site must not rewrite its own code.
 define('DISALLOW_FILE_EDIT', true);
 define('AUTOMATIC_UPDATER_DISABLED', true);
+// The cloud image bakes code, plugins and themes in (read-only): nothing to install from the admin.
+define('DISALLOW_FILE_MODS', aipress_flag('AIPRESS_READ_ONLY_CODE'));
+// On Cloud Run a scheduled job requests wp-cron.php instead of page views starting it.
+define('DISABLE_WP_CRON', aipress_flag('DISABLE_WP_CRON'));
 define('WP_DEBUG', false);
 
 $table_prefix = 'wp_';
 
 if (!defined('ABSPATH')) {
     define('ABSPATH', __DIR__ . '/');
+}
+// The image's health check and installer read the configuration without loading WordPress.
+if (defined('AIPRESS_CONFIG_ONLY')) {
+    return;
 }
 require_once ABSPATH . 'wp-settings.php';

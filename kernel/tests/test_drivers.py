@@ -27,7 +27,7 @@ def test_an_unknown_driver_names_the_variable_and_the_choices(settings):
     with pytest.raises(ImproperlyConfigured) as error:
         drivers.driver_class("runtime")
     assert str(error.value) == (
-        "SITES_RUNTIME=kubernetes is not a known runtime driver: use one of local, memory, "
+        "SITES_RUNTIME=kubernetes is not a known runtime driver: use one of cloudrun, local, memory, "
         "or the dotted path of a class."
     )
 

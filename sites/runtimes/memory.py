@@ -65,7 +65,7 @@ class MemoryRuntime:
             with _lock:
                 running[spec.key] -= 1
 
-    def remove(self, step: str, spec: SiteSpec) -> None:
+    def remove(self, step: str, spec: SiteSpec, handle: str | None) -> None:
         with _lock:
             calls.append((spec.key, "remove", step, None))
         pieces[spec.key].discard(step)

@@ -53,7 +53,7 @@ class LocalSecretStore:
             raise StepError(f"The site's secrets {', '.join(missing)} are missing.")
         return Done(f"{len(spec.secrets)} secrets kept encrypted at rest")
 
-    def remove(self, step: str, spec: SiteSpec) -> None:
+    def remove(self, step: str, spec: SiteSpec, handle: str | None) -> None:
         return None
 
     def status(self, step: str, spec: SiteSpec) -> bool:

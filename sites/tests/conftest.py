@@ -3,6 +3,8 @@ dropped into a site to see the world as the site's own code does."""
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import pytest
@@ -11,6 +13,17 @@ from sites.pipeline import STEPS
 from sites.runtimes.local import files, health
 from sites.runtimes.local.runtime import SALT_NAMES, LocalRuntime
 from sites.spec import SiteSpec
+
+if TYPE_CHECKING:
+    from sites.tests.gcp.fakes import (
+        FakeApi,
+        FakeCloudRun,
+        FakeCloudSql,
+        FakeIam,
+        FakeSecretManager,
+        Recorded,
+        StorageEmulator,
+    )
 
 # The pipeline's steps that the runtime does, in order (the secret store does "secrets").
 LOCAL_STEPS = [step.name for step in STEPS if step.concern == "runtime"]
@@ -24,7 +37,7 @@ def provision_all(runtime: LocalRuntime, spec: SiteSpec, steps: list[str] | None
 def tear_down(runtime: LocalRuntime, spec: SiteSpec) -> None:
     """What a delete operation does: every step removed, last first."""
     for step in reversed(LOCAL_STEPS):
-        runtime.remove(step, spec)
+        runtime.remove(step, spec, None)
 
 
 def missing(runtime: LocalRuntime, spec: SiteSpec) -> set[str]:
@@ -75,3 +88,75 @@ def run_php(spec: SiteSpec, name: str, **query: str) -> dict:
     status, _, body = health.fetch(spec.hostname, f"/{name}?{urlencode(query)}")
     assert status == 200, body[-2000:]
     return json.loads(body)
+
+
+# --- Google Cloud, offline: the runtime's SDKs pointed at loopback fakes (sites/tests/gcp) ----------
+
+PROJECT = "aipress-test"
+REGION = "europe-west1"
+SQL_INSTANCE = "shared-sql"
+
+
+@dataclass
+class Cloud:
+    """The fakes a test's sites live in, and what they were asked."""
+
+    run: "FakeCloudRun"
+    sql: "FakeCloudSql"
+    secrets: "FakeSecretManager"
+    iam: "FakeIam"
+    storage: "StorageEmulator"
+
+    def fakes(self) -> list["FakeApi"]:
+        return [self.run, self.sql, self.secrets, self.iam]
+
+    def requests(self) -> list["Recorded"]:
+        return [request for fake in self.fakes() for request in fake.requests]
+
+    def forget_requests(self) -> None:
+        for fake in self.fakes():
+            with fake.lock:
+                fake.requests.clear()
+
+
+@pytest.fixture
+def gcp(settings: Any) -> Iterator[Cloud]:
+    """SITES_RUNTIME=cloudrun and SITES_SECRETS=secretmanager, with every endpoint on a fake; database
+    users are made on the sites' real MariaDB (standing in for the Cloud SQL instance's MySQL)."""
+    from sites.runtimes.cloudrun import database as cloud_database
+    from sites.tests.gcp.fakes import FakeCloudRun, FakeCloudSql, FakeIam, FakeSecretManager, StorageEmulator
+
+    secrets = FakeSecretManager().start()
+    cloud = Cloud(
+        run=FakeCloudRun(secret_manager=secrets).start(),
+        sql=FakeCloudSql(instances={PROJECT: [SQL_INSTANCE]}, region=REGION).start(),
+        secrets=secrets,
+        iam=FakeIam().start(),
+        storage=StorageEmulator().start(),
+    )
+    settings.GOOGLE_CLOUD_PROJECT = PROJECT
+    settings.SITES_CLOUDRUN_REGION = REGION
+    settings.SITES_CLOUDSQL_INSTANCE = SQL_INSTANCE
+    settings.SITES_CLOUDSQL_ADMIN_URL = settings.SITES_MARIADB_URL
+    settings.SITES_IMAGE = f"{REGION}-docker.pkg.dev/{PROJECT}/sites/wordpress:test"
+    settings.CLOUDRUN_ENDPOINT = cloud.run.endpoint
+    settings.CLOUDSQL_ADMIN_ENDPOINT = cloud.sql.endpoint
+    settings.SECRETMANAGER_ENDPOINT = cloud.secrets.endpoint
+    settings.IAM_ENDPOINT = cloud.iam.endpoint
+    settings.STORAGE_EMULATOR_HOST = cloud.storage.endpoint
+    settings.SITES_CLOUD_POLL_SECONDS = 0.05
+    settings.DRIVERS = {**settings.DRIVERS, "runtime": "cloudrun", "secrets": "secretmanager"}
+    yield cloud
+    for fake in cloud.fakes():
+        fake.stop()
+    cloud.storage.stop()
+    # The users made on the real MariaDB for this run's cloud sites.
+    with cloud_database.admin(cloud_database.config()) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT User FROM mysql.user WHERE Host = %s AND User LIKE %s",
+            (cloud_database.USER_HOST, f"wp_{settings.SITES_KEY_PREFIX}%"),
+        )
+        for (user,) in cursor.fetchall():
+            cursor.execute("DROP USER IF EXISTS %s@%s", (user, cloud_database.USER_HOST))
+    for fake in cloud.fakes():
+        assert fake.crashes == [], fake.crashes

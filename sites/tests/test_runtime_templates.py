@@ -30,18 +30,19 @@ def test_entrypoint_and_local_runtime_render_the_same_config(tmp_path, settings)
     # The same wp-config.php, byte for byte: it reads everything from the environment.
     assert (tmp_path / "wp-config.php").read_bytes() == (RUNTIME_DIR / "wp-config.php").read_bytes()
     cloud_block = (tmp_path / "nginx-site.conf").read_text()
-    # Only what differs by design: the host name, where logs go, the PHP socket, and links (one site
-    # per container in the cloud; many sites and one nginx that can read them all here).
+    # Only what differs by design: the host name, where logs go, the PHP socket, links (one site per
+    # container in the cloud; many sites and one nginx that can read them all here), and the FastCGI
+    # parameters (the cloud's add HTTPS as Cloud Run's front end reports it).
     for local, cloud in [
         (spec.hostname, "_"),
         (str(webserver.access_log(spec.key)), "/dev/stdout"),
         (str(webserver.error_log(spec.key)), "/dev/stderr"),
         ("disable_symlinks if_not_owner from=$document_root;", "disable_symlinks off;"),
+        (f"unix:{settings.SITES_RUNTIME_DIR}/sockets/{spec.key}.sock", f"unix:{tmp_path}/php-fpm.sock"),
+        ("include /etc/nginx/fastcgi_params;", f"include {RUNTIME_DIR / 'fastcgi_params'};"),
     ]:
+        assert local in local_block
         local_block = local_block.replace(local, cloud)
-    local_block = local_block.replace(
-        f"unix:{settings.SITES_RUNTIME_DIR}/sockets/{spec.key}.sock", "unix:/run/php/site.sock"
-    )
     assert cloud_block == local_block
     pool = (tmp_path / "php-fpm-pool.conf").read_text()
     assert "clear_env = no" in pool and "pm = ondemand" in pool and "${" not in pool

@@ -2,12 +2,13 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import urlsplit
 
 import pymysql
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from sites.runtimes import mysql
 
 # The site's PHP connects over TCP to 127.0.0.1, which MariaDB may see as either host name.
 SITE_USER_HOSTS = ("localhost", "127.0.0.1")
@@ -15,25 +16,6 @@ SITE_USER_HOSTS = ("localhost", "127.0.0.1")
 
 def database_name(key: str) -> str:
     return f"wp_{key}"
-
-
-def _admin_parameters() -> dict[str, Any]:
-    if not settings.SITES_MARIADB_URL:
-        raise ImproperlyConfigured(
-            "SITES_MARIADB_URL is not set: `make run` starts the sites' MariaDB and writes it to var/env."
-        )
-    url = urlsplit(settings.SITES_MARIADB_URL)
-    user, password = unquote(url.username or ""), unquote(url.password or "")
-    if not user or not password:
-        raise ImproperlyConfigured(
-            "SITES_MARIADB_URL must name an admin account with a password: an account without one "
-            "(root on a developer's MariaDB) is open to every site's PHP too."
-        )
-    socket = parse_qs(url.query).get("unix_socket", [""])[0]
-    where: dict[str, Any] = (
-        {"unix_socket": socket} if socket else {"host": url.hostname or "127.0.0.1", "port": url.port or 3306}
-    )
-    return {**where, "user": user, "password": password}
 
 
 def sites_db_host() -> str:
@@ -46,11 +28,12 @@ def sites_db_host() -> str:
 
 @contextmanager
 def admin_connection() -> Iterator[pymysql.connections.Connection]:
-    connection = pymysql.connect(**_admin_parameters(), autocommit=True, connect_timeout=5)
-    try:
+    if not settings.SITES_MARIADB_URL:
+        raise ImproperlyConfigured(
+            "SITES_MARIADB_URL is not set: `make run` starts the sites' MariaDB and writes it to var/env."
+        )
+    with mysql.admin_connection(settings.SITES_MARIADB_URL, "SITES_MARIADB_URL") as connection:
         yield connection
-    finally:
-        connection.close()
 
 
 def ensure_database(key: str, password: str) -> None:
@@ -64,14 +47,7 @@ def ensure_database(key: str, password: str) -> None:
             cursor.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@%s", (name, host))
 
 
-def one_value(cursor: Any) -> Any:
-    """The single value a one-row, one-column query returned."""
-    row = cursor.fetchone()
-    if row is None:
-        raise RuntimeError("MariaDB returned no row where one was expected.")
-    return row[0]
-
-
+one_value = mysql.one_value
 _count = one_value
 
 

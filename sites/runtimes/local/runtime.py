@@ -26,7 +26,7 @@ class LocalRuntime:
             return Done("suspended: WordPress is not asked" if spec.suspended else health.check(spec))
         raise StepError(f"The local runtime has no step {step!r}.")
 
-    def remove(self, step: str, spec: SiteSpec) -> None:
+    def remove(self, step: str, spec: SiteSpec, handle: str | None) -> None:
         if step == "install":
             install.end_previous_installer(spec.key)
         elif step == "server":
