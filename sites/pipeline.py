@@ -492,7 +492,8 @@ def _finish(operation: SiteOperation, tenant: Tenant, worker: str, state: str, *
 def _succeeded(site: Site, tenant: Tenant, operation: SiteOperation) -> None:
     updates: dict[str, Any] = {"last_error": ""}
     if operation.kind in (OperationKind.CREATE, OperationKind.RETRY, OperationKind.UPDATE):
-        updates["wordpress_version"] = runtime(site.runtime).wordpress_version(site_spec(site=site, tenant=tenant))
+        spec = site_spec(site=site, tenant=tenant, reveal=False)  # a version needs no secret
+        updates["wordpress_version"] = runtime(site.runtime).wordpress_version(spec)
     if operation.kind == OperationKind.RESUME:
         updates["suspended_with_tenant"] = False
     Site.objects.filter(pk=site.pk).update(**updates)

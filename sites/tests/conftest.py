@@ -124,6 +124,7 @@ def gcp(settings: Any) -> Iterator[Cloud]:
     """SITES_RUNTIME=cloudrun and SITES_SECRETS=secretmanager, with every endpoint on a fake; database
     users are made on the sites' real MariaDB (standing in for the Cloud SQL instance's MySQL)."""
     from sites.runtimes.cloudrun import database as cloud_database
+    from sites.secrets import secretmanager
     from sites.tests.gcp.fakes import FakeCloudRun, FakeCloudSql, FakeIam, FakeSecretManager, StorageEmulator
 
     secrets = FakeSecretManager().start()
@@ -146,6 +147,7 @@ def gcp(settings: Any) -> Iterator[Cloud]:
     settings.STORAGE_EMULATOR_HOST = cloud.storage.endpoint
     settings.SITES_CLOUD_POLL_SECONDS = 0.05
     settings.DRIVERS = {**settings.DRIVERS, "runtime": "cloudrun", "secrets": "secretmanager"}
+    secretmanager._revealed.clear()  # another test's fake may have held the same names
     yield cloud
     for fake in cloud.fakes():
         fake.stop()

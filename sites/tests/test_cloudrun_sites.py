@@ -368,3 +368,49 @@ def test_no_call_made_for_one_tenant_names_another_tenants_resources(by_hand, gc
     assert f"wp_{their_key}" in gcp.sql.databases(PROJECT, SQL_INSTANCE)
     assert len([s for s in gcp.secrets.secrets if their_key in s]) == 9
     assert _bucket(f"{PROJECT}-{their_key.replace('_', '-')}-uploads".lower()) is not None
+
+
+# --- The reconciler and the CLI ------------------------------------------------------------------
+
+
+def test_the_drift_check_asks_the_cloud_and_repairs_what_went_missing(by_hand, gcp, settings):
+    from sites import tasks
+
+    tenant = by_hand(slug="acme")
+    site = requested_site(tenant, "blog", title="Crumbs")
+    work(tenant, site.pk)
+    key = _key(settings, tenant, site)
+    with tenant_context(tenant):
+        assert tasks.site_check_drift(site.pk) == []
+    # Someone deletes the bucket and makes the service private, by hand in the console.
+    bucket = _bucket(f"{PROJECT}-{key.replace('_', '-')}-uploads".lower())
+    bucket.delete()
+    resource = gcp.run.service(_service_id(key))["name"]
+    clients.services().set_iam_policy(request={"resource": resource, "policy": {"bindings": []}})
+    assert web.fetch(gcp.run.service(_service_id(key))["uri"] + "/")[0] == 403
+
+    with tenant_context(tenant):
+        assert tasks.site_check_drift(site.pk) == ["files", "server"]
+    work(tenant, site.pk)
+    with tenant_context(tenant):
+        assert list(SiteOperation.objects.order_by("-id").values_list("kind", "state")[:1]) == [("repair", "succeeded")]
+        assert tasks.site_check_drift(site.pk) == []
+    assert _bucket(f"{PROJECT}-{key.replace('_', '-')}-uploads".lower()).labels == _labels(tenant, site)
+    assert _title_served(gcp.run.service(_service_id(key))["uri"]) == "Crumbs"
+    assert len(gcp.run.requests_to("POST", SERVICES + "$")) == 1  # repaired, not made again
+
+
+def test_the_cli_makes_and_deletes_a_cloud_site(api, gcp):
+    import io
+
+    from django.core.management import call_command
+
+    out, err = io.StringIO(), io.StringIO()
+    call_command("site", "create", "--tenant", "acme", "cli-site", "--title", "From CLI", stdout=out, stderr=err)
+    assert out.getvalue().startswith("cli-site ready: ")
+    (service,) = [r.body for r in gcp.run.requests_to("POST", SERVICES + "$")]
+    assert {e["name"]: e.get("value") for e in service["template"]["containers"][0]["env"]}["WP_TITLE"] == "From CLI"
+    done = io.StringIO()
+    call_command("site", "delete", "--tenant", "acme", "cli-site", stdout=done)
+    assert "cli-site deleted." in done.getvalue()
+    assert gcp.run.services == {} and gcp.iam.accounts == {}

@@ -2,13 +2,15 @@
 override (an emulator, a private endpoint, the tests' fakes). A plain-http endpoint gets anonymous
 credentials: nothing secret is sent to it, and Application Default Credentials are never asked for."""
 
+import threading
 from functools import cache
 from typing import Any
 
 import httplib2
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials, Credentials
-from google.cloud import run_v2, secretmanager_v1, storage
+from google.cloud import run_v2, secretmanager_v1
+from google.cloud.storage import Client as StorageClient
 from googleapiclient import discovery
 
 from sites.runtimes.cloudrun.config import config
@@ -49,18 +51,25 @@ def secrets(endpoint: str | None = None) -> secretmanager_v1.SecretManagerServic
     return _secrets(settings.SECRETMANAGER_ENDPOINT if endpoint is None else endpoint)
 
 
+_per_thread = threading.local()
+
+
 def _discovery(api: str, version: str, endpoint: str) -> Any:
-    # The discovery documents ship with the client (static_discovery): no network call to build it.
-    # A plain-http endpoint gets a bare HTTP client: no Authorization header, no credentials looked for.
-    anonymous = {"http": httplib2.Http(timeout=TIMEOUT_SECONDS)} if endpoint.startswith("http://") else {}
-    return discovery.build(
-        api, version, client_options=_options(endpoint), static_discovery=True, cache_discovery=False, **anonymous
-    )
+    """A discovery client per thread (their httplib2 connection is not thread-safe), built once: the
+    document ships with the client (static_discovery), so building costs no network call. A
+    plain-http endpoint gets a bare HTTP client: no Authorization header, no credentials looked for."""
+    built: dict[tuple[str, str, str], Any] = _per_thread.__dict__.setdefault("clients", {})
+    key = (api, version, endpoint)
+    if key not in built:
+        anonymous = {"http": httplib2.Http(timeout=TIMEOUT_SECONDS)} if endpoint.startswith("http://") else {}
+        built[key] = discovery.build(
+            api, version, client_options=_options(endpoint), static_discovery=True, cache_discovery=False, **anonymous
+        )
+    return built[key]
 
 
 def sqladmin() -> Any:
-    """Cloud SQL Admin v1. Discovery clients share an httplib2 connection that is not thread-safe:
-    a new one per use (they are cheap: the document is on disk)."""
+    """Cloud SQL Admin v1."""
     return _discovery("sqladmin", "v1", config().cloudsql_admin_endpoint)
 
 
@@ -69,26 +78,19 @@ def iam() -> Any:
 
 
 @cache
-def _storage(project: str, emulator: str) -> storage.Client:
+def _storage(project: str, emulator: str) -> StorageClient:
     # With STORAGE_EMULATOR_HOST set the client talks to the emulator, anonymously. It is passed
     # explicitly so the setting, not only the process's environment, decides.
     if emulator:
         endpoint = emulator if "://" in emulator else f"http://{emulator}"
-        return storage.Client(
+        return StorageClient(
             project=project,
             credentials=AnonymousCredentials(),
             client_options=ClientOptions(api_endpoint=endpoint),
         )
-    return storage.Client(project=project)
+    return StorageClient(project=project)
 
 
-def storage_client() -> storage.Client:
+def storage_client() -> StorageClient:
     cfg = config()
     return _storage(cfg.project, cfg.storage_emulator_host)
-
-
-def forget_clients() -> None:
-    """New clients on the next call (settings changed: another endpoint, another project)."""
-    _services.cache_clear()
-    _secrets.cache_clear()
-    _storage.cache_clear()
