@@ -239,6 +239,7 @@ CLOUDRUN_ENDPOINT = env("CLOUDRUN_ENDPOINT", default="")
 CLOUDSQL_ADMIN_ENDPOINT = env("CLOUDSQL_ADMIN_ENDPOINT", default="")
 SECRETMANAGER_ENDPOINT = env("SECRETMANAGER_ENDPOINT", default="")
 IAM_ENDPOINT = env("IAM_ENDPOINT", default="")
+RESOURCEMANAGER_ENDPOINT = env("RESOURCEMANAGER_ENDPOINT", default="")
 STORAGE_EMULATOR_HOST = env("STORAGE_EMULATOR_HOST", default="")
 WORDPRESS_CORE_DIR = Path(env("WORDPRESS_CORE_DIR", default="/usr/share/wordpress"))
 # Site secrets (database passwords, salts, sensitive env vars) are encrypted at rest with these

@@ -45,6 +45,7 @@ APIS = (
     "Cloud SQL Admin",
     "Secret Manager",
     "IAM",
+    "Resource Manager",
     "Cloud Storage (emulator)",
 )
 CONTAINER = "Cloud Run service URL (WordPress)"
@@ -268,16 +269,27 @@ def install_worker_hooks(ctx: Context) -> None:
 
 @contextmanager
 def fakes(run_polls: int, sql_polls: int) -> Iterator[dict[str, Any]]:
-    from sites.tests.gcp.fakes import FakeCloudRun, FakeCloudSql, FakeIam, FakeSecretManager, StorageEmulator
+    from sites.tests.gcp.fakes import (
+        FakeCloudRun,
+        FakeCloudSql,
+        FakeIam,
+        FakeResourceManager,
+        FakeSecretManager,
+        StorageEmulator,
+    )
 
     secrets = FakeSecretManager().start()
     started: dict[str, Any] = {"Secret Manager": secrets}
     try:
         started["Cloud Run Admin"] = FakeCloudRun(polls_before_done=run_polls, secret_manager=secrets).start()
         started["Cloud SQL Admin"] = FakeCloudSql(
-            instances={PROJECT: [SQL_INSTANCE]}, region=REGION, polls_before_done=sql_polls
+            instances={PROJECT: [SQL_INSTANCE]},
+            region=REGION,
+            polls_before_done=sql_polls,
+            one_operation_at_a_time=True,
         ).start()
         started["IAM"] = FakeIam().start()
+        started["Resource Manager"] = FakeResourceManager(projects=(PROJECT,), iam=started["IAM"]).start()
         started["Cloud Storage (emulator)"] = StorageEmulator().start()
         yield started
     finally:
@@ -495,6 +507,7 @@ def main() -> None:  # noqa: PLR0915 - one measured story, told in order
                 "CLOUDSQL_ADMIN_ENDPOINT": cloud["Cloud SQL Admin"].endpoint,
                 "SECRETMANAGER_ENDPOINT": cloud["Secret Manager"].endpoint,
                 "IAM_ENDPOINT": cloud["IAM"].endpoint,
+                "RESOURCEMANAGER_ENDPOINT": cloud["Resource Manager"].endpoint,
                 "STORAGE_EMULATOR_HOST": storage_endpoint,
             }
         )

@@ -278,10 +278,12 @@ def site_spec(*, site: Site, tenant: Tenant, suspended: bool | None = None, reve
     from sites.services import site_hostname
 
     store = secret_store()
+    kept = list(SiteSecret.objects.filter(site=site).values_list("name", "reference"))
+    variables = list(SiteEnvVar.objects.filter(site=site).values_list("name", "reference"))
     secrets, env = {}, {}
     if reveal:
-        secrets = {secret.name: store.reveal(secret.reference) for secret in SiteSecret.objects.filter(site=site)}
-        env = {var.name: store.reveal(var.reference) for var in SiteEnvVar.objects.filter(site=site)}
+        secrets = {name: store.reveal(reference) for name, reference in kept}
+        env = {name: store.reveal(reference) for name, reference in variables}
     return SiteSpec(
         tenant_id=tenant.pk,
         tenant_slug=tenant.slug,
@@ -293,6 +295,7 @@ def site_spec(*, site: Site, tenant: Tenant, suspended: bool | None = None, reve
         admin_email=site.created_by_email,
         secrets=secrets,
         env=env,
+        references=dict(kept + variables),
         suspended=site.status == SiteStatus.SUSPENDED if suspended is None else suspended,
     )
 
@@ -397,7 +400,7 @@ def _step_done(
         if step == "install" and operation.kind in (OperationKind.CREATE, OperationKind.RETRY):
             # Shown once at creation; WordPress now holds its own hash of it.
             for secret in SiteSecret.objects.filter(site=site, name=ADMIN_PASSWORD_SECRET):
-                secret_store().forget(secret.reference)
+                forget_after_commit(secret.reference)
                 secret.delete()
         SiteRecord.objects.filter(tenant=tenant, site_id=site.pk).update(attention_at=timezone.now() + _stale_after())
         _event(site, tenant, operation, step=step, outcome=outcome, detail=detail, duration_ms=duration_ms)
@@ -431,7 +434,9 @@ def _step_failed(
         tenant,
         worker,
         seconds=delay,
-        changes={"attempts": attempts, "error": message[:2000]},
+        # Without its handle: a failed long operation is not asked about again; the step starts afresh
+        # and finds what already exists.
+        changes={"attempts": attempts, "error": message[:2000], "handle": ""},
         event={
             "step": step,
             "outcome": SiteEvent.Outcome.FAILED,
@@ -496,19 +501,35 @@ def _succeeded(site: Site, tenant: Tenant, operation: SiteOperation) -> None:
         updates["wordpress_version"] = runtime(site.runtime).wordpress_version(spec)
     if operation.kind == OperationKind.RESUME:
         updates["suspended_with_tenant"] = False
+    if operation.kind == OperationKind.ENV:
+        for reference in operation.params.get("retire", []):
+            forget_after_commit(reference)
     Site.objects.filter(pk=site.pk).update(**updates)
     status = _ON_SUCCESS.get(operation.kind)
     if status and site.can_become(status):  # a failed site that a tenant's resumption resumed stays failed
         set_status(site, tenant, status, detail=f"{operation.kind} done")
     if operation.kind == OperationKind.DELETE:
-        store = secret_store()
-        for secret in SiteSecret.objects.filter(site=site):
-            store.forget(secret.reference)
-        for var in SiteEnvVar.objects.filter(site=site):
-            store.forget(var.reference)
+        for reference in SiteSecret.objects.filter(site=site).values_list("reference", flat=True):
+            forget_after_commit(reference)
+        for reference in SiteEnvVar.objects.filter(site=site).values_list("reference", flat=True):
+            forget_after_commit(reference)
         SiteSecret.objects.filter(site=site).delete()
         SiteEnvVar.objects.filter(site=site).delete()
         SiteRecord.objects.filter(tenant=tenant, site_id=site.pk).delete()
+
+
+def forget_after_commit(reference: str) -> None:
+    """The secret store forgets a value once this transaction has committed (a cloud store's call
+    never runs while the site's lock is held), and a failure to forget is logged, never a failed
+    operation: what it leaves behind is swept when the site is deleted."""
+
+    def forget() -> None:
+        try:
+            secret_store().forget(reference)
+        except Exception:
+            logger.exception("a site secret could not be forgotten")
+
+    transaction.on_commit(forget)
 
 
 def _failed(site: Site, tenant: Tenant, operation: SiteOperation, error: str) -> None:

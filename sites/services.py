@@ -272,6 +272,13 @@ def _queue_env(site: Site, tenant: Tenant, actor: Actor) -> SiteOperation:
     return _queue(site=site, tenant=tenant, actor=actor, kind=OperationKind.ENV)
 
 
+def _retire(operation: SiteOperation, reference: str) -> None:
+    """A value the site's running code may still be reading (a Cloud Run revision refers to its
+    version): the store forgets it once the env operation has put the new values in place."""
+    operation.params = {**operation.params, "retire": [*operation.params.get("retire", []), reference]}
+    operation.save(update_fields=["params"])
+
+
 def env_set(
     *, tenant: Tenant, actor: Actor, name: str, key: str, value: str, sensitive: bool
 ) -> tuple[SiteEnvVar, SiteOperation]:
@@ -291,24 +298,23 @@ def env_set(
         var, _ = SiteEnvVar.objects.update_or_create(
             site=site, name=key, defaults={"reference": reference, "sensitive": sensitive}
         )
-        if existing is not None and existing.reference != reference:
-            transaction.on_commit(lambda: store.forget(existing.reference))
         operation = _queue_env(site, tenant, actor)
+        if existing is not None and existing.reference != reference:
+            _retire(operation, existing.reference)
         audit_record(actor=actor, action="site.env.set", tenant=tenant, target=site.slug, name=key, sensitive=sensitive)
     return var, operation
 
 
 def env_delete(*, tenant: Tenant, actor: Actor, name: str, key: str) -> SiteOperation:
     require_role(actor, tenant, SITE_WRITERS, WRITE_REFUSED)
-    store = secret_store()
     with tenant_context(tenant), transaction.atomic():
         site = _live_site(name, for_update=True)
         var = SiteEnvVar.objects.filter(site=site, name=key).first()
         if var is None:
             raise NotFound(f"“{site.slug}” has no env var {key}.")
         var.delete()
-        transaction.on_commit(lambda: store.forget(var.reference))
         operation = _queue_env(site, tenant, actor)
+        _retire(operation, var.reference)
         audit_record(actor=actor, action="site.env.delete", tenant=tenant, target=site.slug, name=key)
     return operation
 

@@ -18,6 +18,9 @@ class SiteSpec:
     admin_email: str
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     env: dict[str, str] = field(default_factory=dict, repr=False)
+    # What the secret store keeps for each secret and env var (not the values): a cloud runtime
+    # refers to exactly these versions, so a new value rolls a new revision.
+    references: dict[str, str] = field(default_factory=dict, repr=False)
     # Desired: the site answers a "suspended" page instead of WordPress.
     suspended: bool = False
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         FakeCloudRun,
         FakeCloudSql,
         FakeIam,
+        FakeResourceManager,
         FakeSecretManager,
         Recorded,
         StorageEmulator,
@@ -105,10 +106,11 @@ class Cloud:
     sql: "FakeCloudSql"
     secrets: "FakeSecretManager"
     iam: "FakeIam"
+    projects: "FakeResourceManager"
     storage: "StorageEmulator"
 
     def fakes(self) -> list["FakeApi"]:
-        return [self.run, self.sql, self.secrets, self.iam]
+        return [self.run, self.sql, self.secrets, self.iam, self.projects]
 
     def requests(self) -> list["Recorded"]:
         return [request for fake in self.fakes() for request in fake.requests]
@@ -125,14 +127,22 @@ def gcp(settings: Any) -> Iterator[Cloud]:
     users are made on the sites' real MariaDB (standing in for the Cloud SQL instance's MySQL)."""
     from sites.runtimes.cloudrun import database as cloud_database
     from sites.secrets import secretmanager
-    from sites.tests.gcp.fakes import FakeCloudRun, FakeCloudSql, FakeIam, FakeSecretManager, StorageEmulator
+    from sites.tests.gcp.fakes import (
+        FakeCloudRun,
+        FakeCloudSql,
+        FakeIam,
+        FakeResourceManager,
+        FakeSecretManager,
+        StorageEmulator,
+    )
 
-    secrets = FakeSecretManager().start()
+    secrets, iam = FakeSecretManager().start(), FakeIam().start()
     cloud = Cloud(
         run=FakeCloudRun(secret_manager=secrets).start(),
-        sql=FakeCloudSql(instances={PROJECT: [SQL_INSTANCE]}, region=REGION).start(),
+        sql=FakeCloudSql(instances={PROJECT: [SQL_INSTANCE]}, region=REGION, one_operation_at_a_time=True).start(),
         secrets=secrets,
-        iam=FakeIam().start(),
+        iam=iam,
+        projects=FakeResourceManager(projects=(PROJECT,), iam=iam).start(),
         storage=StorageEmulator().start(),
     )
     settings.GOOGLE_CLOUD_PROJECT = PROJECT
@@ -144,6 +154,7 @@ def gcp(settings: Any) -> Iterator[Cloud]:
     settings.CLOUDSQL_ADMIN_ENDPOINT = cloud.sql.endpoint
     settings.SECRETMANAGER_ENDPOINT = cloud.secrets.endpoint
     settings.IAM_ENDPOINT = cloud.iam.endpoint
+    settings.RESOURCEMANAGER_ENDPOINT = cloud.projects.endpoint
     settings.STORAGE_EMULATOR_HOST = cloud.storage.endpoint
     settings.SITES_CLOUD_POLL_SECONDS = 0.05
     settings.DRIVERS = {**settings.DRIVERS, "runtime": "cloudrun", "secrets": "secretmanager"}

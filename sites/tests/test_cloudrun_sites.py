@@ -13,7 +13,7 @@ from google.cloud import run_v2
 
 from kernel.testing import wait_until
 from sites import pipeline, services
-from sites.models import OperationState, Site, SiteOperation, SiteSecret, SiteStatus
+from sites.models import OperationState, Site, SiteEvent, SiteOperation, SiteSecret, SiteStatus
 from sites.runtimes import memory
 from sites.runtimes.cloudrun import clients, database, web
 from sites.spec import SALT_NAMES
@@ -124,7 +124,8 @@ def test_a_new_site_gets_every_piece_labelled_and_least_privileged(api, gcp, set
     (made,) = _bodies(gcp, "POST", DATABASES + "$")
     assert made == {"name": f"wp_{key}", "charset": "utf8mb4", "collation": "utf8mb4_unicode_ci"}
     assert not gcp.sql.requests_to("POST", r"/users")
-    assert _grants(f"wp_{key}") == [f"GRANT ALL PRIVILEGES ON `wp_{key}`.* TO `wp_{key}`@`%`"]
+    escaped = f"wp_{key}".replace("_", "\\_")  # `_` would be a wildcard in a grant's database name
+    assert _grants(f"wp_{key}") == [f"GRANT ALL PRIVILEGES ON `{escaped}`.* TO `wp_{key}`@`%`"]
 
     # One Cloud Run service, labelled on the service AND its revision template.
     (service,) = _bodies(gcp, "POST", SERVICES + "$")
@@ -134,7 +135,8 @@ def test_a_new_site_gets_every_piece_labelled_and_least_privileged(api, gcp, set
     assert account.startswith("ap-") and account.endswith(f"@{PROJECT}.iam.gserviceaccount.com")
     assert [a["email"] for a in gcp.iam.accounts.values()] == [account]
     assert template["scaling"] == {"maxInstanceCount": settings.SITES_CLOUDRUN_MAX_INSTANCES}  # min 0
-    assert service["scaling"] == {"scalingMode": run_v2.ServiceScaling.ScalingMode.AUTOMATIC}  # enums go as numbers
+    automatic = run_v2.ServiceScaling.ScalingMode.AUTOMATIC  # enums go as numbers
+    assert service["scaling"] == {"scalingMode": automatic, "maxInstanceCount": settings.SITES_CLOUDRUN_MAX_INSTANCES}
     assert template["containers"][0]["image"] == settings.SITES_IMAGE
     volumes = {v["name"]: v for v in template["volumes"]}
     assert volumes["cloudsql"]["cloudSqlInstance"]["instances"] == [f"{PROJECT}:{REGION}:{SQL_INSTANCE}"]
@@ -146,7 +148,7 @@ def test_a_new_site_gets_every_piece_labelled_and_least_privileged(api, gcp, set
     for name in ("DB_PASSWORD", *SALT_NAMES, "WP_ADMIN_PASSWORD"):
         assert env[name] == {
             "name": name,
-            "valueSource": {"secretKeyRef": {"secret": f"aipress-{key}-{name}", "version": "latest"}},
+            "valueSource": {"secretKeyRef": {"secret": f"aipress-{key}-{name}", "version": "1"}},  # pinned
         }
     # Installed: a revision without the admin password, whose secret is gone everywhere.
     live = gcp.run.service(_service_id(key))
@@ -158,6 +160,16 @@ def test_a_new_site_gets_every_piece_labelled_and_least_privileged(api, gcp, set
     # The platform's database holds references, never values.
     assert len(references) == 9 and all(r.startswith(f"projects/{PROJECT}/secrets/aipress-{key}-") for r in references)
 
+    _assert_access_is_the_sites_alone(gcp, key, account, bucket_name, labels)
+
+    # Public, and it answers as WordPress.
+    (public,) = [r.body for r in gcp.run.requests_to("POST", r":setIamPolicy$")]
+    assert public["policy"]["bindings"] == [{"role": "roles/run.invoker", "members": ["allUsers"]}]
+    assert _title_served(live["uri"]) == "Crumbs"
+    assert client.get("/api/v1/sites/blog/").json()["wordpress_version"] == "7.1"
+
+
+def _assert_access_is_the_sites_alone(gcp: Cloud, key: str, account: str, bucket_name: str, labels: dict) -> None:
     # Each secret readable by the site's account and by no one else.
     for name in ("DB_PASSWORD", *SALT_NAMES):
         secret = f"projects/{PROJECT}/secrets/aipress-{key}-{name}"
@@ -168,17 +180,20 @@ def test_a_new_site_gets_every_piece_labelled_and_least_privileged(api, gcp, set
     # The uploads bucket: uniform access, the labels, objectAdmin for the site's account alone.
     bucket = _bucket(bucket_name)
     assert bucket.iam_configuration.uniform_bucket_level_access_enabled
+    assert bucket.iam_configuration.public_access_prevention == "enforced"
     assert bucket.labels == labels
     bindings = bucket.get_iam_policy().bindings
     assert [b["members"] for b in bindings if b["role"] == "roles/storage.objectAdmin"] == [
         {f"serviceAccount:{account}"}
     ]
 
-    # Public, and it answers as WordPress.
-    (public,) = [r.body for r in gcp.run.requests_to("POST", r":setIamPolicy$")]
-    assert public["policy"]["bindings"] == [{"role": "roles/run.invoker", "members": ["allUsers"]}]
-    assert _title_served(live["uri"]) == "Crumbs"
-    assert client.get("/api/v1/sites/blog/").json()["wordpress_version"] == "7.1"
+    # The account may reach the shared instance through the Cloud SQL volume, and only that instance.
+    (sql_client,) = gcp.projects.bindings(PROJECT, "roles/cloudsql.client")
+    assert sql_client["members"] == [f"serviceAccount:{account}"]
+    assert sql_client["condition"]["expression"] == (
+        f'resource.name == "projects/{PROJECT}/instances/{SQL_INSTANCE}" '
+        '&& resource.service == "sqladmin.googleapis.com"'
+    )
 
 
 def test_update_env_suspend_resume_and_delete_reach_cloud_run(api, gcp, settings):
@@ -204,34 +219,23 @@ def test_update_env_suspend_resume_and_delete_reach_cloud_run(api, gcp, settings
     assert patch["template"]["labels"] == labels
     assert _title_served(uri) == "Crumbs & Co"
 
-    # An env var: kept in Secret Manager, reaching the service as a reference, never as its value.
-    gcp.forget_requests()
-    put = client.put("/api/v1/sites/blog/env/STRIPE_KEY/", {"value": "sk_live_42", "sensitive": True}, format="json")
-    assert put.status_code == 202, put.content
-    assert _finished(client, put)["state"] == "succeeded"
-    assert gcp.secrets.secret_value(f"projects/{PROJECT}/secrets/aipress-{key}-STRIPE_KEY") == b"sk_live_42"
-    (patch,) = _bodies(gcp, "PATCH", SERVICES + "/")
-    (stripe,) = [e for e in patch["template"]["containers"][0]["env"] if e["name"] == "STRIPE_KEY"]
-    assert stripe["valueSource"] == {"secretKeyRef": {"secret": f"aipress-{key}-STRIPE_KEY", "version": "latest"}}
-    assert all("sk_live_42" not in str(r.body) for r in gcp.run.requests)
-    # A new value: a new version; the old one destroyed, the secret kept.
-    put = client.put("/api/v1/sites/blog/env/STRIPE_KEY/", {"value": "sk_live_43", "sensitive": True}, format="json")
-    assert _finished(client, put)["state"] == "succeeded"
-    stripe_secret = f"projects/{PROJECT}/secrets/aipress-{key}-STRIPE_KEY"
-    assert gcp.secrets.secret_value(stripe_secret) == b"sk_live_43"
-    assert gcp.secrets.secret_value(stripe_secret + "/versions/1") != b"sk_live_42"  # destroyed
-    assert gcp.secrets.access_problem(stripe_secret, "1", "allUsers") == "not-found"
+    _env_vars_reach_the_service_by_reference(client, gcp, key)
 
     # Suspend: no traffic, no instance, nobody may call it; resume puts it all back.
     suspended = client.post("/api/v1/sites/blog/suspend/")
     assert _finished(client, suspended)["state"] == "succeeded"
     now = gcp.run.service(service_id)
-    assert now["ingress"] == "INGRESS_TRAFFIC_NONE"
+    assert now["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
     assert now["scaling"] == {"scalingMode": "MANUAL", "manualInstanceCount": 0}
     assert web.fetch(uri + "/")[0] == 403
     resumed = client.post("/api/v1/sites/blog/resume/")
     assert _finished(client, resumed)["state"] == "succeeded"
-    assert gcp.run.service(service_id)["ingress"] == "INGRESS_TRAFFIC_ALL"
+    resumed_service = gcp.run.service(service_id)
+    assert resumed_service["ingress"] == "INGRESS_TRAFFIC_ALL"
+    assert resumed_service["scaling"] == {
+        "scalingMode": "AUTOMATIC",
+        "maxInstanceCount": settings.SITES_CLOUDRUN_MAX_INSTANCES,
+    }
     assert _title_served(uri) == "Crumbs & Co"
     assert client.get("/api/v1/sites/blog/").json()["status"] == "ready"
 
@@ -241,6 +245,35 @@ def test_update_env_suspend_resume_and_delete_reach_cloud_run(api, gcp, settings
     _assert_all_gone(gcp, key)
 
 
+def _env_vars_reach_the_service_by_reference(client, gcp: Cloud, key: str) -> None:
+    # An env var: kept in Secret Manager, reaching the service as a reference, never as its value.
+    gcp.forget_requests()
+    put = client.put("/api/v1/sites/blog/env/STRIPE_KEY/", {"value": "sk_live_42", "sensitive": True}, format="json")
+    assert put.status_code == 202, put.content
+    assert _finished(client, put)["state"] == "succeeded"
+    assert gcp.secrets.secret_value(f"projects/{PROJECT}/secrets/aipress-{key}-STRIPE_KEY") == b"sk_live_42"
+    (patch,) = _bodies(gcp, "PATCH", SERVICES + "/")
+    (stripe,) = [e for e in patch["template"]["containers"][0]["env"] if e["name"] == "STRIPE_KEY"]
+    assert stripe["valueSource"] == {"secretKeyRef": {"secret": f"aipress-{key}-STRIPE_KEY", "version": "1"}}
+    assert all("sk_live_42" not in str(r.body) for r in gcp.run.requests)
+    # A new value: a new version, and a new revision that refers to it; the old version is destroyed
+    # only once that revision serves, the secret kept.
+    gcp.forget_requests()
+    put = client.put("/api/v1/sites/blog/env/STRIPE_KEY/", {"value": "sk_live_43", "sensitive": True}, format="json")
+    assert _finished(client, put)["state"] == "succeeded"
+    (patch,) = _bodies(gcp, "PATCH", SERVICES + "/")
+    (stripe,) = [e for e in patch["template"]["containers"][0]["env"] if e["name"] == "STRIPE_KEY"]
+    assert stripe["valueSource"]["secretKeyRef"]["version"] == "2"
+    destroyed = wait_until(
+        lambda: gcp.secrets.requests_to("POST", r":destroy$"), timeout=10, what="the old version destroyed"
+    )
+    assert [r.path.split("/")[-1] for r in destroyed] == ["1:destroy"]
+    stripe_secret = f"projects/{PROJECT}/secrets/aipress-{key}-STRIPE_KEY"
+    assert gcp.secrets.secret_value(stripe_secret) == b"sk_live_43"
+    assert gcp.secrets.secret_value(stripe_secret + "/versions/1") != b"sk_live_42"  # destroyed
+    assert gcp.secrets.access_problem(stripe_secret, "1", "allUsers") == "not-found"
+
+
 def _assert_all_gone(gcp: Cloud, key: str) -> None:
     assert gcp.run.service(_service_id(key)) is None
     assert _bucket(f"{PROJECT}-{key.replace('_', '-')}-uploads".lower()) is None
@@ -248,6 +281,7 @@ def _assert_all_gone(gcp: Cloud, key: str) -> None:
     assert f"wp_{key}" not in gcp.sql.databases(PROJECT, SQL_INSTANCE)
     assert _grants(f"wp_{key}") is None
     assert gcp.iam.accounts == {}
+    assert gcp.projects.bindings(PROJECT, "roles/cloudsql.client") == []
 
 
 # --- The worker dies, the cloud refuses ------------------------------------------------------------
@@ -334,6 +368,11 @@ def test_a_failed_deployment_says_why(by_hand, gcp):
     assert failed.status == SiteStatus.FAILED
     assert "Cloud Run could not finish deploying" in failed.last_error
     assert "the container failed to start" in failed.last_error
+    # Fixed on Google's side: a retry deploys the same spec again (a new revision) and the site serves.
+    services.site_retry(tenant=tenant, actor=ACTOR, name="blog")
+    work(tenant, site.pk)
+    assert _site(tenant).status == SiteStatus.READY
+    assert len(gcp.run.requests_to("POST", SERVICES + "$")) == 1
 
 
 # --- Two tenants -----------------------------------------------------------------------------------
@@ -359,9 +398,18 @@ def test_no_call_made_for_one_tenant_names_another_tenants_resources(by_hand, gc
 
     their_key = _key(settings, globex, theirs)
     their_names = {their_key, their_key.replace("_", "-"), f'"aipress-tenant-id": "{globex.pk}"'}
+    # The project's IAM policy is one document: writing acme's Cloud SQL access carries globex's
+    # account along, untouched. Every other call names acme's resources only.
+    project_policy = [r for r in gcp.projects.requests if r.path.endswith(":setIamPolicy")]
     for request in gcp.requests():
+        if request in project_policy:
+            continue
         said = f"{request.path} {request.query} {request.body}".replace("'", '"')
         assert not any(name in said for name in their_names), said
+    their_account = f"serviceAccount:{gcp.run.service(_service_id(their_key))['template']['serviceAccount']}"
+    for request in project_policy:
+        (binding,) = [b for b in request.body["policy"]["bindings"] if b["role"] == "roles/cloudsql.client"]
+        assert their_account in binding["members"]
     # globex's site is whole and serving.
     service = gcp.run.service(_service_id(their_key))
     assert _title_served(service["uri"]) == "Blog"
@@ -414,3 +462,22 @@ def test_the_cli_makes_and_deletes_a_cloud_site(api, gcp):
     call_command("site", "delete", "--tenant", "acme", "cli-site", stdout=done)
     assert "cli-site deleted." in done.getvalue()
     assert gcp.run.services == {} and gcp.iam.accounts == {}
+
+
+def test_a_busy_cloud_sql_instance_makes_the_next_site_wait_not_fail(by_hand, gcp):
+    """Cloud SQL runs one operation at a time per instance: a second site's database waits its turn."""
+    tenant = by_hand(slug="acme")
+    first, second = requested_site(tenant, "one"), requested_site(tenant, "two")
+    with tenant_context(tenant):
+        assert pipeline.advance(tenant=tenant, site_id=first.pk) == "waiting"  # its database is being made
+        assert pipeline.advance(tenant=tenant, site_id=second.pk) == "waiting"  # refused: the instance is busy
+        assert (
+            SiteEvent.objects.filter(site=second, step="database", outcome="waiting")
+            .get()
+            .detail.startswith("Cloud SQL is busy creating")
+        )
+    work(tenant, first.pk)
+    work(tenant, second.pk)
+    assert _site(tenant, "one").status == _site(tenant, "two").status == SiteStatus.READY
+    with tenant_context(tenant):
+        assert not SiteEvent.objects.filter(outcome="failed").exists()

@@ -6,6 +6,8 @@ import threading
 from functools import cache
 from typing import Any
 
+import google.auth
+import google_auth_httplib2
 import httplib2
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials, Credentials
@@ -52,6 +54,17 @@ def secrets(endpoint: str | None = None) -> secretmanager_v1.SecretManagerServic
 
 
 _per_thread = threading.local()
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+
+
+def _http(endpoint: str) -> Any:
+    """An HTTP client with a timeout (a hung call would keep a step's heartbeat alive for ever):
+    bare for a plain-http endpoint, with Application Default Credentials otherwise."""
+    http = httplib2.Http(timeout=TIMEOUT_SECONDS)
+    if endpoint.startswith("http://"):
+        return http
+    credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
+    return google_auth_httplib2.AuthorizedHttp(credentials, http=http)
 
 
 def _discovery(api: str, version: str, endpoint: str) -> Any:
@@ -61,9 +74,13 @@ def _discovery(api: str, version: str, endpoint: str) -> Any:
     built: dict[tuple[str, str, str], Any] = _per_thread.__dict__.setdefault("clients", {})
     key = (api, version, endpoint)
     if key not in built:
-        anonymous = {"http": httplib2.Http(timeout=TIMEOUT_SECONDS)} if endpoint.startswith("http://") else {}
         built[key] = discovery.build(
-            api, version, client_options=_options(endpoint), static_discovery=True, cache_discovery=False, **anonymous
+            api,
+            version,
+            client_options=_options(endpoint),
+            static_discovery=True,
+            cache_discovery=False,
+            http=_http(endpoint),
         )
     return built[key]
 
@@ -75,6 +92,11 @@ def sqladmin() -> Any:
 
 def iam() -> Any:
     return _discovery("iam", "v1", config().iam_endpoint)
+
+
+def resourcemanager() -> Any:
+    """Cloud Resource Manager v1: the project's IAM policy."""
+    return _discovery("cloudresourcemanager", "v1", config().resourcemanager_endpoint)
 
 
 @cache

@@ -21,6 +21,7 @@ class CloudConfig:
     cloudsql_admin_endpoint: str
     secretmanager_endpoint: str
     iam_endpoint: str
+    resourcemanager_endpoint: str
     storage_emulator_host: str
 
     @property
@@ -65,5 +66,6 @@ def config() -> CloudConfig:
         cloudsql_admin_endpoint=settings.CLOUDSQL_ADMIN_ENDPOINT,
         secretmanager_endpoint=settings.SECRETMANAGER_ENDPOINT,
         iam_endpoint=settings.IAM_ENDPOINT,
+        resourcemanager_endpoint=settings.RESOURCEMANAGER_ENDPOINT,
         storage_emulator_host=settings.STORAGE_EMULATOR_HOST,
     )

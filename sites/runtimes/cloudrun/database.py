@@ -11,10 +11,12 @@ from googleapiclient.errors import HttpError
 from sites.runtimes import mysql
 from sites.runtimes.cloudrun import clients, names
 from sites.runtimes.cloudrun.config import CloudConfig, config
-from sites.runtimes.cloudrun.errors import cloud_call, status_of
+from sites.runtimes.cloudrun.errors import cloud_call, describe, status_of
 from sites.spec import Done, Pending, SiteSpec, StepError, StepResult
 
 HANDLE = "cloudsql-operation:"
+WAIT = "cloudsql-wait:"
+WAIT_CHECKS = 200
 # Cloud SQL sees a Cloud Run instance's connection as coming through its proxy: any host.
 USER_HOST = "%"
 
@@ -50,6 +52,24 @@ def _finished(operation: dict[str, Any], what: str) -> bool:
     return True
 
 
+def _busy(exc: HttpError) -> bool:
+    """Cloud SQL runs one administrative operation at a time per instance: 409 operationInProgress."""
+    return status_of(exc) == 409
+
+
+def _waiting(handle: str | None, name: str, what: str) -> Pending:
+    """Ask again later, without a known operation (the instance is busy, or the operation's name was
+    lost with a killed worker); a bounded number of times."""
+    waited = int(handle.removeprefix(WAIT)) if handle and handle.startswith(WAIT) else 0
+    if waited >= WAIT_CHECKS:
+        raise StepError(f"Cloud SQL was still busy {what} {name} after {waited} checks.")
+    return Pending(
+        handle=f"{WAIT}{waited + 1}",
+        detail=f"Cloud SQL is busy {what} {name}",
+        poll_after_seconds=config().poll_seconds,
+    )
+
+
 def ensure(spec: SiteSpec, handle: str | None) -> StepResult:
     cfg = config()
     name = names.database_name(spec)
@@ -57,9 +77,7 @@ def ensure(spec: SiteSpec, handle: str | None) -> StepResult:
         if handle and handle.startswith(HANDLE):
             if not _finished(_operation(cfg, handle.removeprefix(HANDLE)), f"Creating the database {name}"):
                 return Pending(
-                    handle=handle,
-                    detail="Cloud SQL is still creating the database",
-                    poll_after_seconds=cfg.poll_seconds,
+                    handle=handle, detail=f"Cloud SQL is creating {name}", poll_after_seconds=cfg.poll_seconds
                 )
         elif _get_database(cfg, name) is None:
             body = {"name": name, "charset": "utf8mb4", "collation": "utf8mb4_unicode_ci"}
@@ -67,11 +85,11 @@ def ensure(spec: SiteSpec, handle: str | None) -> StepResult:
                 databases = clients.sqladmin().databases()
                 started = databases.insert(project=cfg.project, instance=cfg.sql_instance, body=body).execute()
             except HttpError as exc:
-                if "exists" not in str(exc):
-                    raise
-                # Being created by an operation whose name was lost (a worker killed before saving
-                # it): look again until Cloud SQL shows the database.
-                return Pending(handle="", detail=f"Cloud SQL is creating {name}", poll_after_seconds=cfg.poll_seconds)
+                # Busy with another site's operation, or already being made by an operation whose
+                # name was lost (Cloud SQL says "database exists" with a 400): look again later.
+                if _busy(exc) or (status_of(exc) == 400 and "exists" in describe(exc)[1]):
+                    return _waiting(handle, name, "creating")
+                raise
             if not _finished(started, f"Creating the database {name}"):
                 return Pending(
                     handle=HANDLE + started["name"],
@@ -92,7 +110,9 @@ def ensure_user(cfg: CloudConfig, name: str, password: str) -> None:
         with admin(cfg) as connection, connection.cursor() as cursor:
             cursor.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (name, USER_HOST, password))
             cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s", (name, USER_HOST, password))
-            cursor.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@%s", (name, USER_HOST))
+            # In a GRANT's database name `_` is a wildcard: escaped, the grant names this database only.
+            escaped = name.replace("_", "\\_")
+            cursor.execute(f"GRANT ALL PRIVILEGES ON `{escaped}`.* TO %s@%s", (name, USER_HOST))
     except pymysql.MySQLError as exc:
         raise StepError(f"Making the database user {name} over SITES_CLOUDSQL_ADMIN_URL failed: {exc}.") from exc
 
@@ -118,8 +138,13 @@ def remove(spec: SiteSpec, handle: str | None) -> Pending | None:
         elif _get_database(cfg, name) is None:
             return None
         else:
-            databases = clients.sqladmin().databases()
-            started = databases.delete(project=cfg.project, instance=cfg.sql_instance, database=name).execute()
+            try:
+                databases = clients.sqladmin().databases()
+                started = databases.delete(project=cfg.project, instance=cfg.sql_instance, database=name).execute()
+            except HttpError as exc:
+                if _busy(exc):
+                    return _waiting(handle, name, "deleting")
+                raise
             finished, handle = _finished(started, f"Deleting the database {name}"), HANDLE + started["name"]
     if finished:
         return None

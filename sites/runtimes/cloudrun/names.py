@@ -28,8 +28,14 @@ def labels(spec: SiteSpec) -> dict[str, str]:
     return labels_of_key(spec.key)
 
 
+def _fitted(name: str, limit: int, prefix: str, key: str) -> str:
+    """`name`, or when it is too long a digest of the key: never a cut, which could make two sites'
+    names equal (t12_s345 and t12_s34 cut to the same)."""
+    return name if len(name) <= limit else f"{prefix}{hashlib.sha256(key.encode()).hexdigest()[: limit - len(prefix)]}"
+
+
 def service_id(spec: SiteSpec) -> str:
-    return f"aipress-{_dashed(spec.key)}"[:49].rstrip("-")
+    return _fitted(f"aipress-{_dashed(spec.key)}", 49, "aipress-", spec.key)
 
 
 def bucket_name(project: str, spec: SiteSpec) -> str:
@@ -54,7 +60,7 @@ def service_account_email(project: str, spec: SiteSpec) -> str:
 
 def database_name(spec: SiteSpec) -> str:
     """Also the name of the database's only user (MySQL allows 32 characters)."""
-    return f"wp_{spec.key}"[:32]
+    return _fitted(f"wp_{spec.key}", 32, "wp_", spec.key)
 
 
 def secret_id(key: str, name: str) -> str:

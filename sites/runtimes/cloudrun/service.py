@@ -7,7 +7,7 @@ already there changes nothing (a re-run after a worker died, a repair), and any 
 """
 
 import hashlib
-import json
+import time
 
 from google.cloud import run_v2
 from google.iam.v1 import iam_policy_pb2, policy_pb2
@@ -19,22 +19,31 @@ from sites.spec import ADMIN_PASSWORD_SECRET, SALT_NAMES, Done, Pending, SiteSpe
 
 HANDLE = "run-operation:"
 SPEC_ANNOTATION = "aipress.io/spec-sha256"
+REDEPLOY_ANNOTATION = "aipress.io/redeployed-at"  # on the template: a new revision of the same spec
+ROLLING = "rolling:"  # a handle: how many times a rollout without a known operation was checked
+ROLLING_CHECKS = 200
 INVOKER = "roles/run.invoker"
 PUBLIC = "allUsers"
 UPLOADS = "/mnt/uploads"  # where the image expects the bucket (wordpress-runtime/entrypoint.sh)
 CLOUDSQL = "/cloudsql"
 HEALTH_PATH = "/_aipress/health"
+INGRESS_ALL = run_v2.IngressTraffic.INGRESS_TRAFFIC_ALL
+INGRESS_SUSPENDED = run_v2.IngressTraffic.INGRESS_TRAFFIC_INTERNAL_ONLY
 
 
 def service_name(cfg: CloudConfig, spec: SiteSpec) -> str:
     return f"projects/{cfg.project}/locations/{cfg.region}/services/{names.service_id(spec)}"
 
 
-def _secret_env(name: str, key: str) -> run_v2.EnvVar:
+def _secret_env(name: str, spec: SiteSpec) -> run_v2.EnvVar:
+    """A secret by reference to the exact version the platform keeps: a new value is a new version,
+    hence a new revision, and every instance of a revision reads the same value."""
+    reference = spec.references.get(name, "")
+    version = reference.rsplit("/versions/", 1)[1] if "/versions/" in reference else "latest"
     return run_v2.EnvVar(
         name=name,
         value_source=run_v2.EnvVarSource(
-            secret_key_ref=run_v2.SecretKeySelector(secret=names.secret_id(key, name), version="latest")
+            secret_key_ref=run_v2.SecretKeySelector(secret=names.secret_id(spec.key, name), version=version)
         ),
     )
 
@@ -56,7 +65,7 @@ def desired(spec: SiteSpec, *, admin_password: bool) -> run_v2.Service:
     secret_names = ["DB_PASSWORD", *SALT_NAMES, *sorted(spec.env)]
     if admin_password:
         secret_names.append(ADMIN_PASSWORD_SECRET)
-    env += [_secret_env(name, spec.key) for name in secret_names]
+    env += [_secret_env(name, spec) for name in secret_names]
     labels = names.labels(spec)
     container = run_v2.Container(
         name="wordpress",
@@ -96,17 +105,22 @@ def desired(spec: SiteSpec, *, admin_password: bool) -> run_v2.Service:
     service = run_v2.Service(
         labels=labels,
         template=template,
-        # Suspended: no traffic reaches it and no instance runs; resuming puts both back.
-        ingress=run_v2.IngressTraffic.INGRESS_TRAFFIC_NONE
-        if spec.suspended
-        else run_v2.IngressTraffic.INGRESS_TRAFFIC_ALL,
+        # Suspended: internal traffic only (the documented settable ingress closest to none) and, with
+        # the public invoker removed, no visitor gets in; manual scaling to 0 instances. Resuming puts
+        # both back, with the service's bounds explicit (leaving manual scaling must not inherit its 0).
+        ingress=INGRESS_SUSPENDED if spec.suspended else INGRESS_ALL,
         scaling=(
             run_v2.ServiceScaling(scaling_mode=run_v2.ServiceScaling.ScalingMode.MANUAL, manual_instance_count=0)
             if spec.suspended
-            else run_v2.ServiceScaling(scaling_mode=run_v2.ServiceScaling.ScalingMode.AUTOMATIC, min_instance_count=0)
+            else run_v2.ServiceScaling(
+                scaling_mode=run_v2.ServiceScaling.ScalingMode.AUTOMATIC, max_instance_count=cfg.max_instances
+            )
         ),
     )
-    fingerprint = hashlib.sha256(json.dumps(run_v2.Service.to_dict(service), sort_keys=True).encode()).hexdigest()
+    # The wire form (set fields only, deterministic): an SDK upgrade that adds fields with defaults
+    # does not change it, so it does not redeploy every site.
+    wire = run_v2.Service.pb(service).SerializeToString(deterministic=True)
+    fingerprint = hashlib.sha256(wire).hexdigest()
     service.annotations[SPEC_ANNOTATION] = fingerprint
     return service
 
@@ -131,12 +145,17 @@ def _poll(handle: str, what: str) -> bool:
     return True
 
 
+def _deploying(operation: str, detail: str) -> Pending:
+    return Pending(handle=HANDLE + operation, detail=detail, poll_after_seconds=config().poll_seconds)
+
+
 def ensure(spec: SiteSpec, handle: str | None, *, admin_password: bool) -> StepResult:
     """Create or patch the service until it is as the spec says and its revision serves."""
     cfg = config()
     sid = names.service_id(spec)
     if handle and handle.startswith(HANDLE) and not _poll(handle, f"deploying {sid}"):
-        return Pending(handle=handle, detail=f"Cloud Run is deploying {sid}", poll_after_seconds=config().poll_seconds)
+        return _deploying(handle.removeprefix(HANDLE), f"Cloud Run is deploying {sid}")
+    waited = int(handle.removeprefix(ROLLING)) if handle and handle.startswith(ROLLING) else 0
     wanted = desired(spec, admin_password=admin_password)
     found = current(spec)
     client = clients.services()
@@ -145,27 +164,28 @@ def ensure(spec: SiteSpec, handle: str | None, *, admin_password: bool) -> StepR
             operation = client.create_service(
                 parent=f"projects/{cfg.project}/locations/{cfg.region}", service=wanted, service_id=sid
             )
-        return Pending(
-            handle=HANDLE + operation.operation.name,
-            detail=f"Cloud Run is creating {sid}",
-            poll_after_seconds=config().poll_seconds,
-        )
+        return _deploying(operation.operation.name, f"Cloud Run is creating {sid}")
+    wanted.name = found.name
     if found.annotations.get(SPEC_ANNOTATION) != wanted.annotations[SPEC_ANNOTATION]:
-        wanted.name = found.name
         with cloud_call(f"updating the Cloud Run service {sid}"):
             operation = client.update_service(service=wanted)
-        return Pending(
-            handle=HANDLE + operation.operation.name,
-            detail=f"Cloud Run is rolling out a revision of {sid}",
-            poll_after_seconds=config().poll_seconds,
-        )
+        return _deploying(operation.operation.name, f"Cloud Run is rolling out a revision of {sid}")
     if found.reconciling:
+        # Rolling out under an operation whose name was lost (a worker killed before saving it).
+        if waited >= ROLLING_CHECKS:
+            raise StepError(f"The Cloud Run service {sid} is still rolling out after {waited} checks.")
         return Pending(
-            handle="", detail=f"Cloud Run is still rolling out {sid}", poll_after_seconds=config().poll_seconds
+            handle=f"{ROLLING}{waited + 1}",
+            detail=f"Cloud Run is still rolling out {sid}",
+            poll_after_seconds=cfg.poll_seconds,
         )
-    condition = found.terminal_condition
-    if condition.state == run_v2.Condition.State.CONDITION_FAILED:
-        raise StepError(f"The Cloud Run service {sid} cannot serve: {condition.message or condition.reason}.")
+    if found.terminal_condition.state == run_v2.Condition.State.CONDITION_FAILED:
+        # Its last revision failed (a retry after a failed deployment): deploy it again, or the
+        # unchanged fingerprint would keep the site failed for ever.
+        wanted.template.annotations[REDEPLOY_ANNOTATION] = str(time.time_ns())
+        with cloud_call(f"deploying the Cloud Run service {sid} again"):
+            operation = client.update_service(service=wanted)
+        return _deploying(operation.operation.name, f"Cloud Run is deploying {sid} again")
     return Done(f"Cloud Run service {sid}, revision {found.latest_ready_revision.rsplit('/', 1)[-1]}")
 
 

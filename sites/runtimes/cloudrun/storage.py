@@ -12,6 +12,7 @@ from sites.runtimes.cloudrun.errors import cloud_call
 from sites.spec import SiteSpec
 
 OBJECT_ADMIN = "roles/storage.objectAdmin"
+ENFORCED = "enforced"
 
 
 def _bucket(spec: SiteSpec) -> Bucket:
@@ -22,6 +23,7 @@ def _bucket(spec: SiteSpec) -> Bucket:
 def ensure(spec: SiteSpec) -> str:
     cfg = config()
     email = identity.ensure(spec)
+    identity.grant_sql_access(spec)
     bucket = _bucket(spec)
     with cloud_call(f"creating the uploads bucket {bucket.name}"):
         try:
@@ -33,9 +35,16 @@ def ensure(spec: SiteSpec) -> str:
             except api_errors.Conflict:
                 bucket.reload()  # made meanwhile by a worker that died before recording it
         wanted = names.labels(spec)
-        if bucket.labels != wanted or not bucket.iam_configuration.uniform_bucket_level_access_enabled:
+        iam_configuration = bucket.iam_configuration
+        if (
+            bucket.labels != wanted
+            or not iam_configuration.uniform_bucket_level_access_enabled
+            or iam_configuration.public_access_prevention != ENFORCED
+        ):
             bucket.labels = wanted
-            bucket.iam_configuration.uniform_bucket_level_access_enabled = True
+            iam_configuration.uniform_bucket_level_access_enabled = True
+            # Uploads are served by WordPress, never straight from the bucket: nobody may make it public.
+            iam_configuration.public_access_prevention = ENFORCED
             bucket.patch()
         policy = bucket.get_iam_policy(requested_policy_version=3)
         member = f"serviceAccount:{email}"
@@ -44,13 +53,13 @@ def ensure(spec: SiteSpec) -> str:
         if [b for b in policy.bindings if b["role"] == OBJECT_ADMIN] != [{"role": OBJECT_ADMIN, "members": {member}}]:
             policy.bindings = bindings
             bucket.set_iam_policy(policy)
-    return f"uploads bucket {bucket.name}, writable by {email} alone"
+    return f"uploads bucket {bucket.name}, writable by {email} alone; {email} may reach {cfg.sql_instance}"
 
 
 def present(spec: SiteSpec) -> bool:
     bucket = _bucket(spec)
     with cloud_call(f"looking for the uploads bucket {bucket.name}"):
-        return bool(bucket.exists()) and identity.present(spec)
+        return bool(bucket.exists()) and identity.present(spec) and identity.has_sql_access(spec)
 
 
 def remove(spec: SiteSpec) -> None:
@@ -63,4 +72,5 @@ def remove(spec: SiteSpec) -> None:
             bucket.delete()
         except api_errors.NotFound:
             pass
+    identity.revoke_sql_access(spec)
     identity.remove(spec)

@@ -63,7 +63,11 @@ class FakeCloudSql(FakeApi):
         region: str = "europe-west1",
         polls_before_done: int = 1,
         database_version: str = "MYSQL_8_0",
+        one_operation_at_a_time: bool = False,
     ) -> None:
+        # Cloud SQL runs one administrative operation at a time per instance; another one asked for
+        # meanwhile is refused with 409 operationInProgress.
+        self.one_operation_at_a_time = one_operation_at_a_time
         self.region = region
         self.polls_before_done = polls_before_done
         self.database_version = database_version
@@ -253,6 +257,18 @@ class FakeCloudSql(FakeApi):
     def _start(
         self, project: str, instance: str, kind: str, apply: tuple[str, str, str, dict[str, Any]] | None
     ) -> Response:
+        busy = [
+            op
+            for op in self.operations.values()
+            if op.body["status"] != "DONE" and op.body["targetId"] == instance and op.body["targetProject"] == project
+        ]
+        if self.one_operation_at_a_time and busy:
+            raise ApiError(
+                409,
+                "Operation failed because another operation was already in progress. Try your request after the "
+                "current operation is complete.",
+                reason="operationInProgress",
+            )
         name = str(uuid.uuid4())
         body = {
             "kind": "sql#operation",

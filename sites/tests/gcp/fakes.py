@@ -4,6 +4,7 @@ from sites.tests.gcp.base import ApiError, FakeApi, Recorded
 from sites.tests.gcp.cloudrun import FakeCloudRun
 from sites.tests.gcp.cloudsql import FakeCloudSql
 from sites.tests.gcp.iam import FakeIam
+from sites.tests.gcp.resourcemanager import FakeResourceManager
 from sites.tests.gcp.secretmanager import FakeSecretManager
 from sites.tests.gcp.storage import StorageEmulator
 
@@ -13,6 +14,7 @@ __all__ = [
     "FakeCloudRun",
     "FakeCloudSql",
     "FakeIam",
+    "FakeResourceManager",
     "FakeSecretManager",
     "Recorded",
     "StorageEmulator",
