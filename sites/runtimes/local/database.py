@@ -39,12 +39,14 @@ def admin_connection() -> Iterator[pymysql.connections.Connection]:
 def ensure_database(key: str, password: str) -> None:
     """Create (or converge) the database and its user; the password always ends up `password`."""
     name = database_name(key)
+    escaped = name.replace("_", "\\_")
     with admin_connection() as conn, conn.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         for host in SITE_USER_HOSTS:
             cursor.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (name, host, password))
             cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s", (name, host, password))
-            cursor.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@%s", (name, host))
+            # `_` is a wildcard in a grant's database name: escaped, the grant names this database only.
+            cursor.execute(f"GRANT ALL PRIVILEGES ON `{escaped}`.* TO %s@%s", (name, host))
 
 
 one_value = mysql.one_value
