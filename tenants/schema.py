@@ -40,11 +40,15 @@ def ensure_template_schema(verbosity: int = 0) -> None:
     rows are current; cloned tenants inherit them and need no migration run of their own.
     """
     name = template_schema_name()
-    if not schema_exists(name):
-        with connection.cursor() as cursor:
-            cursor.execute(f'CREATE SCHEMA "{name}"')
-    call_command("migrate_schemas", schema_name=name, tenant=True, interactive=False, verbosity=verbosity)
-    use_public_schema()
+    try:
+        if not schema_exists(name):
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE SCHEMA "{name}"')
+        call_command("migrate_schemas", schema_name=name, tenant=True, interactive=False, verbosity=verbosity)
+    finally:
+        # Even when the migration fails: a connection left in the template's schema would write the
+        # next request's rows into the template, and every later tenant would be cloned with them.
+        use_public_schema()
 
 
 def clone_tenant_schema(schema_name: str) -> None:
