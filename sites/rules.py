@@ -55,17 +55,14 @@ REFUSED_PREFIXES: dict[str, str] = {
     "REQUEST_": _REQUEST,
     "SERVER_": _REQUEST,
     "FCGI_": _REQUEST,
+    "K_": "is reserved by Cloud Run",  # K_SERVICE, K_REVISION, K_CONFIGURATION
 }
-
-
-# Cloud Run reserves K_SERVICE, K_REVISION... and the image reads every secret also as NAME_FILE.
-REFUSED_PREFIXES["K_"] = "is reserved by Cloud Run"
 
 
 def _refusal(name: str) -> str | None:
     if name in REFUSED_NAMES:
         return REFUSED_NAMES[name]
-    if name.endswith("_FILE") and name.removesuffix("_FILE") in REFUSED_NAMES:
+    if name.endswith("_FILE") and name.removesuffix("_FILE") in REFUSED_NAMES:  # the image reads NAME_FILE too
         return _SET_BY_PLATFORM
     return next((reason for prefix, reason in REFUSED_PREFIXES.items() if name.startswith(prefix)), None)
 

@@ -67,3 +67,21 @@ def test_configured_it_reports_the_project_the_instance_and_the_image(settings, 
         "Cloud Run in aipress-test/europe-west1, Cloud SQL shared-sql (MYSQL_8_0"
     )
     assert reports["secrets"].reachable and reports["secrets"].detail == "Secret Manager in aipress-test"
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("WP_TITLE", "is set by the platform"),
+        ("DB_PASSWORD_FILE", "is set by the platform"),  # the image reads a secret from NAME_FILE too
+        ("PORT", "is set by the platform"),
+        ("K_SERVICE", "is reserved by Cloud Run"),
+    ],
+)
+def test_a_site_cannot_override_what_the_cloud_image_reads(name, reason):
+    from kernel.errors import InvalidInput
+    from sites.rules import check_env_name
+
+    with pytest.raises(InvalidInput, match=f"^{name} {reason}; choose another name.$"):
+        check_env_name(name)
+    assert check_env_name("STRIPE_KEY_FILE") == "STRIPE_KEY_FILE"  # not a name the platform sets

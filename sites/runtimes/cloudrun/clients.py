@@ -9,6 +9,7 @@ from typing import Any
 import google.auth
 import google_auth_httplib2
 import httplib2
+from django.conf import settings
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import run_v2, secretmanager_v1
@@ -47,10 +48,10 @@ def _secrets(endpoint: str) -> secretmanager_v1.SecretManagerServiceClient:
     )
 
 
-def secrets(endpoint: str | None = None) -> secretmanager_v1.SecretManagerServiceClient:
-    from django.conf import settings
-
-    return _secrets(settings.SECRETMANAGER_ENDPOINT if endpoint is None else endpoint)
+def secrets() -> secretmanager_v1.SecretManagerServiceClient:
+    """Secret Manager, for the secret store: it needs the project and this endpoint only, not the
+    Cloud Run runtime's whole configuration."""
+    return _secrets(settings.SECRETMANAGER_ENDPOINT)
 
 
 _per_thread = threading.local()

@@ -16,10 +16,10 @@ class CloudConfig:
     image: str
     max_instances: int
     poll_seconds: float  # between two questions about a long-running operation
-    # Endpoint overrides for emulators, private endpoints and the tests ("" = Google's own).
+    # Endpoint overrides for emulators, private endpoints and the tests ("" = Google's own); the
+    # secret store reads SECRETMANAGER_ENDPOINT itself.
     cloudrun_endpoint: str
     cloudsql_admin_endpoint: str
-    secretmanager_endpoint: str
     iam_endpoint: str
     resourcemanager_endpoint: str
     storage_emulator_host: str
@@ -30,19 +30,19 @@ class CloudConfig:
         return f"{self.project}:{self.region}:{self.sql_instance}"
 
 
-# Each setting the runtime cannot work without, with the variable an operator sets.
+# The settings the runtime cannot work without (docs/cloudrun.md says what each holds).
 REQUIRED = (
-    ("GOOGLE_CLOUD_PROJECT", "the Google Cloud project the sites run in"),
-    ("SITES_CLOUDRUN_REGION", "the region of the sites' Cloud Run services, e.g. europe-west1"),
-    ("SITES_CLOUDSQL_INSTANCE", "the shared Cloud SQL for MySQL instance's name"),
-    ("SITES_CLOUDSQL_ADMIN_URL", "mysql://USER:PASSWORD@HOST:PORT/ of the instance's admin user"),
-    ("SITES_IMAGE", "the image built from wordpress-runtime/, e.g. REGION-docker.pkg.dev/PROJECT/sites/wordpress:TAG"),
+    "GOOGLE_CLOUD_PROJECT",
+    "SITES_CLOUDRUN_REGION",
+    "SITES_CLOUDSQL_INSTANCE",
+    "SITES_CLOUDSQL_ADMIN_URL",
+    "SITES_IMAGE",
 )
 
 
 def missing() -> list[str]:
     """The required variables that are not set."""
-    return [name for name, _ in REQUIRED if not getattr(settings, name, "")]
+    return [name for name in REQUIRED if not getattr(settings, name, "")]
 
 
 def missing_message() -> str:
@@ -64,7 +64,6 @@ def config() -> CloudConfig:
         poll_seconds=settings.SITES_CLOUD_POLL_SECONDS,
         cloudrun_endpoint=settings.CLOUDRUN_ENDPOINT,
         cloudsql_admin_endpoint=settings.CLOUDSQL_ADMIN_ENDPOINT,
-        secretmanager_endpoint=settings.SECRETMANAGER_ENDPOINT,
         iam_endpoint=settings.IAM_ENDPOINT,
         resourcemanager_endpoint=settings.RESOURCEMANAGER_ENDPOINT,
         storage_emulator_host=settings.STORAGE_EMULATOR_HOST,
