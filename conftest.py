@@ -55,6 +55,9 @@ def pytest_configure() -> None:
     settings.SITES_ROOT = SITES_TMP / "sites"
     settings.SITES_RUNTIME_DIR = SITES_TMP / "runtime"
     settings.SITES_PORT = _free_port()
+    # This run's own authoritative DNS server (the dns_server fixture), which verification asks.
+    settings.DNS_SERVER_PORT = _free_port()
+    settings.DNS_RESOLVERS = [f"127.0.0.1:{settings.DNS_SERVER_PORT}"]
 
     # Fast hashing for test users; production keeps PBKDF2 from settings.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -178,6 +181,16 @@ def celery_worker_thread(django_db_setup: None, django_db_blocker: Any) -> Itera
         ) as worker,
     ):
         yield worker
+
+
+@pytest.fixture(scope="session")
+def dns_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
+    """The platform's authoritative DNS server (what `make run` starts), for this run, in threads: it
+    answers from the test database over real UDP and TCP. Yields its host:port."""
+    from dns.server import running
+
+    with django_db_blocker.unblock(), running("127.0.0.1", settings.DNS_SERVER_PORT):
+        yield f"127.0.0.1:{settings.DNS_SERVER_PORT}"
 
 
 @pytest.fixture(scope="session")

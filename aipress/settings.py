@@ -41,6 +41,7 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "sites.inventory",
+    "dns",
     "billing",
     # Staff conversations live in the public schema, members' in their tenant's: both have the tables.
     "chat",
@@ -178,6 +179,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE = {
     "tenants-reconcile": {"task": "tenants.tasks.tenants_reconcile", "schedule": 60.0},
     "sites-reconcile": {"task": "sites.tasks.sites_reconcile", "schedule": 60.0},
+    "domains-verify": {"task": "dns.tasks.domains_verify_due", "schedule": 30.0},
 }
 TENANT_PROVISION_STALE_SECONDS = env.int("TENANT_PROVISION_STALE_SECONDS", default=120)
 
@@ -187,6 +189,7 @@ DRIVERS = {
     "runtime": env("SITES_RUNTIME", default="local"),  # where sites run
     "secrets": env("SITES_SECRETS", default="local"),  # where their secrets are kept
     "assistant": env("ASSISTANT", default="local"),  # who reads the chat: offline rules, or Gemini
+    "dns": env("DNS_PROVIDER", default="local"),  # who keeps the platform's zone: the database, or Cloudflare
 }
 
 # --- Chat: the assistant. Gemini runs on Vertex AI through the google-genai SDK.
@@ -241,6 +244,32 @@ SECRETMANAGER_ENDPOINT = env("SECRETMANAGER_ENDPOINT", default="")
 IAM_ENDPOINT = env("IAM_ENDPOINT", default="")
 RESOURCEMANAGER_ENDPOINT = env("RESOURCEMANAGER_ENDPOINT", default="")
 STORAGE_EMULATOR_HOST = env("STORAGE_EMULATOR_HOST", default="")
+# Where sites' platform hostnames point (A and AAAA records) on the local runtime: this host's public
+# addresses. Custom domains are told to point here too (or to the site's platform hostname by CNAME).
+SITES_PUBLIC_IPV4 = env("SITES_PUBLIC_IPV4", default="127.0.0.1")
+SITES_PUBLIC_IPV6 = env("SITES_PUBLIC_IPV6", default="")
+
+# --- DNS and domains (docs/domains.md). DNS_PROVIDER (above) chooses local or cloudflare.
+# The local provider's authoritative server (`manage.py dns serve`): the platform's zone, and any
+# zone an operator adds to stand in for a registrar offline.
+DNS_SERVER_HOST = env("DNS_SERVER_HOST", default="127.0.0.1")
+DNS_SERVER_PORT = env.int("DNS_SERVER_PORT", default=5353)
+# The resolvers domain verification asks, in order, as host:port (the first that answers counts).
+DNS_RESOLVERS = env.list("DNS_RESOLVERS", default=[f"{DNS_SERVER_HOST}:{DNS_SERVER_PORT}"])
+DNS_QUERY_TIMEOUT_SECONDS = env.float("DNS_QUERY_TIMEOUT_SECONDS", default=2.0)
+# A domain not verified within this long fails (its claim is released for anyone who can prove it).
+DNS_VERIFY_GIVE_UP_HOURS = env.int("DNS_VERIFY_GIVE_UP_HOURS", default=72)
+# Between checks of a pending domain: 30 s, doubling, at most this long.
+DNS_VERIFY_MAX_INTERVAL_SECONDS = env.int("DNS_VERIFY_MAX_INTERVAL_SECONDS", default=3600)
+# An active domain's records are checked again this often (a change is shown, never acted on).
+DNS_RECHECK_ACTIVE_SECONDS = env.int("DNS_RECHECK_ACTIVE_SECONDS", default=86400)
+DNS_MAX_DOMAINS_PER_SITE = env.int("DNS_MAX_DOMAINS_PER_SITE", default=20)
+# Cloudflare (DNS_PROVIDER=cloudflare): a token with Zone DNS Edit and SSL and Certificates Edit on
+# the platform's zone. CLOUDFLARE_BASE_URL is the SDK's own variable (another base URL: the tests).
+CLOUDFLARE_API_TOKEN = env("CLOUDFLARE_API_TOKEN", default="")
+CLOUDFLARE_ZONE_ID = env("CLOUDFLARE_ZONE_ID", default="")
+CLOUDFLARE_BASE_URL = env("CLOUDFLARE_BASE_URL", default="")
+CLOUDFLARE_PROXIED = env.bool("CLOUDFLARE_PROXIED", default=True)
 WORDPRESS_CORE_DIR = Path(env("WORDPRESS_CORE_DIR", default="/usr/share/wordpress"))
 # Site secrets (database passwords, salts, sensitive env vars) are encrypted at rest with these
 # Fernet keys; the first encrypts, all decrypt, so a key can be rotated in without downtime.

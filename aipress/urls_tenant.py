@@ -5,6 +5,7 @@ from django.urls import include, path
 from aipress.urls_common import common_urlpatterns
 from chat import views as chat_views
 from chat.urls_api import chat_api_urlpatterns
+from dns.urls_api import domain_api_urlpatterns
 from sites import views as site_views
 from sites.urls_api import site_api_urlpatterns
 from tenants import views
@@ -31,6 +32,9 @@ urlpatterns = [
     path("sites/<slug:name>/delete/", site_views.site_delete, name="portal-site-delete"),
     path("sites/<slug:name>/<str:action>/", site_views.site_state, name="portal-site-state"),
     path("chat/", chat_views.chat_page, name="portal-chat"),
-    path("api/v1/", include(tenant_api_urlpatterns + site_api_urlpatterns + chat_api_urlpatterns)),
+    path(
+        "api/v1/",
+        include(tenant_api_urlpatterns + site_api_urlpatterns + domain_api_urlpatterns + chat_api_urlpatterns),
+    ),
     *common_urlpatterns,
 ]

@@ -52,6 +52,9 @@ class Site(models.Model):
     last_error = models.TextField(blank=True)
     # Suspended because its tenant was: resuming the tenant resumes exactly these sites.
     suspended_with_tenant = models.BooleanField(default=False)
+    # Its tenant's own domains that proved theirs and point here (the dns app sets them): the site
+    # answers on them beside its platform hostname.
+    custom_hostnames = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -78,6 +81,7 @@ class OperationKind(models.TextChoices):
     DELETE = "delete", "Delete"
     RETRY = "retry", "Retry"
     REPAIR = "repair", "Repair"
+    DOMAINS = "domains", "Apply domains"
 
 
 class OperationState(models.TextChoices):

@@ -6,6 +6,7 @@ remove and report its piece, idempotently. An operation's plan is which steps it
     create, retry, repair   ensure every step
     update                  ensure pool, install (title), health
     env                     ensure secrets, pool
+    domains                 ensure pool, server (the site's custom hostnames)
     suspend, resume         ensure server (and health when resuming)
     delete                  remove every step, last first
 
@@ -34,6 +35,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from kernel import drivers
 from sites import signals
 from sites.drivers import RUNTIME, SECRETS, runtime, secret_store
 from sites.inventory.models import SiteRecord
@@ -55,6 +57,9 @@ from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
+# The dns app registers this concern; its driver keeps the sites' hostnames in DNS.
+DNS_CONCERN = "dns"
+
 # Failed attempts of one step before its operation fails; the waits between them double from 2 s.
 STEP_RETRIES = 4
 
@@ -62,7 +67,7 @@ STEP_RETRIES = 4
 @dataclass(frozen=True)
 class Step:
     name: str
-    concern: str  # which driver does it: sites.drivers.RUNTIME, SECRETS (later: DNS for a hostname step)
+    concern: str  # which driver does it: sites.drivers.RUNTIME, SECRETS, or DNS (registered by the dns app)
     label: str
 
 
@@ -74,6 +79,8 @@ STEPS: tuple[Step, ...] = (
     Step("server", RUNTIME.name, "Web server"),
     Step("install", RUNTIME.name, "WordPress install"),
     Step("health", RUNTIME.name, "Health check"),
+    # Last: the name is published once the site answers (and, removing, withdrawn first).
+    Step("hostname", DNS_CONCERN, "Platform hostname in DNS"),
 )
 STEP_BY_NAME = {step.name: step for step in STEPS}
 Action = Literal["ensure", "remove"]
@@ -86,6 +93,7 @@ PLANS: dict[str, Plan] = {
     OperationKind.REPAIR: _EVERY_STEP,
     OperationKind.UPDATE: (("pool", "ensure"), ("install", "ensure"), ("health", "ensure")),
     OperationKind.ENV: (("secrets", "ensure"), ("pool", "ensure")),
+    OperationKind.DOMAINS: (("pool", "ensure"), ("server", "ensure")),
     OperationKind.SUSPEND: (("server", "ensure"),),
     OperationKind.RESUME: (("server", "ensure"), ("health", "ensure")),
     OperationKind.DELETE: tuple((step.name, "remove") for step in reversed(STEPS)),
@@ -119,7 +127,12 @@ def plan(kind: str) -> Plan:
 def driver_of(step: str, site: Site) -> StepDriver:
     """The driver that does `step` for this site (a site stays on the runtime it was made on)."""
     concern = STEP_BY_NAME[step].concern
-    found: StepDriver = secret_store() if concern == SECRETS.name else runtime(site.runtime)
+    if concern == RUNTIME.name:
+        return runtime(site.runtime)
+    if concern == SECRETS.name:
+        return secret_store()
+    # A concern an app above registered (dns): the loader checked it against its protocol at start-up.
+    found: StepDriver = drivers.driver(concern)
     return found
 
 
@@ -297,6 +310,8 @@ def site_spec(*, site: Site, tenant: Tenant, suspended: bool | None = None, reve
         env=env,
         references=dict(kept + variables),
         suspended=site.status == SiteStatus.SUSPENDED if suspended is None else suspended,
+        runtime=site.runtime,
+        aliases=tuple(site.custom_hostnames or ()),
     )
 
 

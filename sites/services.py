@@ -98,10 +98,11 @@ def _queue(*, site: Site, tenant: Tenant, actor: Actor, kind: str, params: dict 
 
 
 def _busy_with(site: Site) -> SiteOperation | None:
-    """An unfinished operation that a new change must not overtake (env updates queue behind anything)."""
+    """An unfinished operation that a new change must not overtake (env and domain updates queue
+    behind anything)."""
     return (
         SiteOperation.objects.filter(site=site, state__in=UNFINISHED_STATES)
-        .exclude(kind=OperationKind.ENV)
+        .exclude(kind__in=(OperationKind.ENV, OperationKind.DOMAINS))
         .order_by("id")
         .first()
     )
@@ -316,6 +317,39 @@ def env_delete(*, tenant: Tenant, actor: Actor, name: str, key: str) -> SiteOper
         operation = _queue_env(site, tenant, actor)
         _retire(operation, var.reference)
         audit_record(actor=actor, action="site.env.delete", tenant=tenant, target=site.slug, name=key)
+    return operation
+
+
+# --- Custom hostnames (asked by the dns app) -----------------------------------------------------
+
+_HOSTNAME = re.compile(r"^(?=.{4,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z0-9-]{2,63}$")
+
+
+def site_custom_hostnames_set(
+    *, tenant: Tenant, actor: Actor, site_id: int, hostnames: list[str]
+) -> SiteOperation | None:
+    """The site answers on exactly these domains of its tenant (verified by the dns app), beside its
+    platform hostname: a domains operation rewrites its server block and environment. None when
+    nothing changes, or when the site is failed or going (a retry applies them; a deletion drops them)."""
+    wanted = sorted(set(hostnames))
+    bad = [name for name in wanted if not _HOSTNAME.fullmatch(name)]
+    if bad:
+        # The dns app validates domains; this is the last line before a name reaches a server config.
+        raise InvalidInput(f"Not a hostname: {bad[0]!r}.", field="domain")
+    with tenant_context(tenant), transaction.atomic():
+        site = pipeline.lock_site(site_id)
+        if site is None or site.status in (SiteStatus.DELETING, SiteStatus.DELETED):
+            return None
+        if sorted(site.custom_hostnames or []) == wanted:
+            return None
+        Site.objects.filter(pk=site.pk).update(custom_hostnames=wanted)
+        if site.status == SiteStatus.FAILED:
+            return None
+        waiting = SiteOperation.objects.filter(
+            site=site, kind=OperationKind.DOMAINS, state=OperationState.QUEUED
+        ).first()
+        operation = waiting or _queue(site=site, tenant=tenant, actor=actor, kind=OperationKind.DOMAINS)
+        audit_record(actor=actor, action="site.domains", tenant=tenant, target=site.slug, hostnames=wanted)
     return operation
 
 

@@ -23,6 +23,14 @@ class SiteSpec:
     references: dict[str, str] = field(default_factory=dict, repr=False)
     # Desired: the site answers a "suspended" page instead of WordPress.
     suspended: bool = False
+    # The runtime the site was made on (sites.drivers.RUNTIME's short name).
+    runtime: str = "local"
+    # Its tenant's own domains that are verified: it answers on them too, beside `hostname`.
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def hostnames(self) -> tuple[str, ...]:
+        return (self.hostname, *self.aliases)
 
     @property
     def key(self) -> str:

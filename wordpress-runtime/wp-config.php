@@ -58,8 +58,26 @@ foreach (['AUTH_KEY', 'SECURE_AUTH_KEY', 'LOGGED_IN_KEY', 'NONCE_KEY',
     define($salt, aipress_env($salt));
 }
 
-define('WP_HOME', aipress_env('WP_HOME'));
-define('WP_SITEURL', aipress_env('WP_SITEURL', WP_HOME));
+/**
+ * The site's address: WP_HOME, or, when the request came for one of AIPRESS_HOSTNAMES (its platform
+ * name and its tenant's verified domains), that name, with WP_HOME's scheme and port. WordPress then
+ * builds its links and redirects under whichever name a visitor used. Any other Host falls back to
+ * WP_HOME: a request cannot make WordPress link to a name of its choosing.
+ */
+function aipress_home(): string {
+    $home = aipress_env('WP_HOME');
+    $names = array_filter(explode(',', strtolower((string) getenv('AIPRESS_HOSTNAMES'))));
+    $asked = strtolower(preg_replace('/:\d+$/', '', (string) ($_SERVER['HTTP_HOST'] ?? '')));
+    if ($asked === '' || !in_array($asked, $names, true)) {
+        return $home;
+    }
+    $parts = parse_url($home);
+    $port = isset($parts['port']) ? ':' . $parts['port'] : '';
+    return ($parts['scheme'] ?? 'https') . '://' . $asked . $port;
+}
+
+define('WP_HOME', aipress_home());
+define('WP_SITEURL', getenv('WP_SITEURL') ? aipress_env('WP_SITEURL') : WP_HOME);
 define('WP_CONTENT_DIR', aipress_env('WP_CONTENT_DIR', __DIR__ . '/wp-content'));
 
 // The platform updates WordPress; the site must not rewrite its own code.

@@ -12,3 +12,8 @@ class Runtime(StepDriver, Protocol):
     def wordpress_version(self, spec: SiteSpec) -> str:
         """The WordPress version the site runs."""
         ...
+
+    def public_records(self, spec: SiteSpec) -> list[tuple[str, str]]:
+        """Where the site's hostnames must point, as DNS records (type, content): the addresses
+        of this host, or the hostname of the cloud service."""
+        ...

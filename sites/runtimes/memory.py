@@ -76,5 +76,8 @@ class MemoryRuntime:
     def wordpress_version(self, spec: SiteSpec) -> str:
         return "6.1-memory"
 
+    def public_records(self, spec: SiteSpec) -> list[tuple[str, str]]:
+        return [("A", "192.0.2.10")]  # TEST-NET-1: an address that reaches nothing
+
     def check(self) -> str:
         return f"in this process's memory, {len(pieces)} sites"

@@ -16,6 +16,7 @@ The pipeline's steps, as this runtime does them (the secret store does `secrets`
 import re
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -127,6 +128,10 @@ class CloudRunRuntime:
 
     def wordpress_version(self, spec: SiteSpec) -> str:
         return image_wordpress_version()
+
+    def public_records(self, spec: SiteSpec) -> list[tuple[str, str]]:
+        # The service's own run.app name; the DNS provider's edge (Cloudflare, proxied) sits in front.
+        return [("CNAME", urlsplit(self._uri(spec)).hostname or "")]
 
     def check(self) -> str:
         if missing():

@@ -53,6 +53,8 @@ def desired(spec: SiteSpec, *, admin_password: bool) -> run_v2.Service:
     cfg = config()
     plain = {
         "WP_HOME": f"https://{spec.hostname}",
+        # The names WordPress may answer under (wp-config.php): the platform's and verified domains.
+        "AIPRESS_HOSTNAMES": ",".join(spec.hostnames),
         "WP_TITLE": spec.title,
         "WP_ADMIN_EMAIL": spec.admin_email or f"admin@{spec.hostname}",
         "DB_NAME": names.database_name(spec),

@@ -42,6 +42,8 @@ def site_environment(spec: SiteSpec) -> dict[str, str]:
         "DB_PASSWORD": spec.secrets["DB_PASSWORD"],
         "DB_HOST": sites_db_host(),
         "WP_HOME": site_url_for(spec.hostname).rstrip("/"),
+        # The names WordPress may answer under (wp-config.php): the platform's and verified domains.
+        "AIPRESS_HOSTNAMES": ",".join(spec.hostnames),
     }
     env.update({name: value for name, value in spec.secrets.items() if name.endswith(("_KEY", "_SALT"))})
     # A name refused now never reaches PHP, even if it was stored before the rule existed.

@@ -3,7 +3,15 @@
 from sites.runtimes.local import database, files, health, install, pool, sandbox, server, system_user, webserver
 from sites.spec import SALT_NAMES, Done, SiteSpec, StepError, StepResult
 
-__all__ = ["SALT_NAMES", "LocalRuntime"]
+__all__ = ["SALT_NAMES", "LocalRuntime", "public_addresses"]
+
+
+def public_addresses() -> list[tuple[str, str]]:
+    """This host's public addresses, as the records a hostname served here needs."""
+    from django.conf import settings
+
+    found = [("A", settings.SITES_PUBLIC_IPV4)]
+    return found + ([("AAAA", settings.SITES_PUBLIC_IPV6)] if settings.SITES_PUBLIC_IPV6 else [])
 
 
 class LocalRuntime:
@@ -52,6 +60,9 @@ class LocalRuntime:
 
     def wordpress_version(self, spec: SiteSpec) -> str:
         return files.wordpress_version()  # every local site runs Debian's WordPress
+
+    def public_records(self, spec: SiteSpec) -> list[tuple[str, str]]:
+        return public_addresses()
 
     def check(self) -> str:
         running = server.daemons_running()

@@ -1,5 +1,6 @@
 """An nginx server block per site on SITES_PORT, JSON access log per site, `nginx -t` before reload."""
 
+import re
 from pathlib import Path
 from string import Template
 
@@ -24,11 +25,20 @@ def error_log(key: str) -> Path:
     return server.site_logs_dir() / f"{key}.error.log"
 
 
+# What may reach nginx's server_name: hostnames only (the services validated them; this is the last line).
+_HOSTNAME = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
+
+
+def server_names(spec: SiteSpec) -> str:
+    names = [name for name in spec.hostnames if _HOSTNAME.fullmatch(name) and ".." not in name]
+    return " ".join(dict.fromkeys(names))
+
+
 def render(spec: SiteSpec, *, suspended: bool = False) -> str:
     template = "nginx-suspended.conf.template" if suspended else "nginx-site.conf.template"
     return Template((TEMPLATES / template).read_text()).safe_substitute(
         LISTEN=settings.SITES_PORT,
-        SERVER_NAME=spec.hostname,
+        SERVER_NAME=server_names(spec),
         DOCROOT=files.docroot(spec.key),
         ACCESS_LOG=access_log(spec.key),
         ERROR_LOG=error_log(spec.key),

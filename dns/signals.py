@@ -1,0 +1,39 @@
+"""Domains follow their sites: sites tell the apps above what happens to their operations
+(sites.signals.operation_changed) without knowing who listens."""
+
+from typing import Any
+
+from sites import signals as site_signals
+from sites.models import OperationKind, OperationState
+from tenants.models import Tenant
+
+# A finished operation of these kinds may have put a verified domain in the site's server block.
+_ROUTING = {OperationKind.DOMAINS, OperationKind.CREATE, OperationKind.RETRY, OperationKind.REPAIR}
+
+
+def _operation_changed(sender: type, *, tenant: Tenant, payload: dict[str, Any], **kwargs: Any) -> None:
+    from django_tenants.utils import tenant_context
+
+    from dns import services
+    from sites.models import SiteOperation
+
+    if payload.get("state") != OperationState.SUCCEEDED:
+        return
+    kind = payload.get("kind")
+    if kind not in _ROUTING and kind != OperationKind.DELETE:
+        return
+    operation_id = payload.get("operation")
+    if not isinstance(operation_id, int):
+        return
+    with tenant_context(tenant):
+        site_id = SiteOperation.objects.filter(pk=operation_id).values_list("site_id", flat=True).first()
+    if site_id is None:
+        return
+    if kind == OperationKind.DELETE:
+        services.domains_drop_site(tenant=tenant, site_id=site_id)
+    else:
+        services.domains_site_changed(tenant=tenant, site_id=site_id)
+
+
+def connect() -> None:
+    site_signals.operation_changed.connect(_operation_changed, dispatch_uid="dns.operation_changed")
