@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dns import selectors as domain_selectors
+from dns import services as domain_services
 from kernel.errors import InvalidInput
 from sites import selectors as site_selectors
 from sites import services as site_services
@@ -87,6 +89,8 @@ class Tool:
             return f"Delete the site “{site}”{where} and everything in it (files, database, uploads)?"
         if self.name == "suspend_site":
             return f"Suspend the site “{site}”{where}? Visitors see a “suspended” page until you resume it."
+        if self.name == "remove_domain":
+            return f"Remove the domain {arguments.get('domain', '')}{where}? The site stops answering on it."
         return f"Run {self.name} with {arguments}?"
 
 
@@ -217,6 +221,64 @@ def list_env_vars(context: ToolContext, arguments: dict[str, Any]) -> ToolResult
     return ToolResult(message=message, data={"site": name, "env": variables}, site=name)
 
 
+def _domain_data(context: ToolContext, domain: Any) -> dict[str, Any]:
+    site = site_selectors.site_get(tenant=context.tenant, actor=context.actor, name=domain.site_slug)
+    records = domain_selectors.records_for(domain, runtime=site.runtime)
+    return {
+        "domain": domain.hostname,
+        "site": domain.site_slug,
+        "status": domain.status,
+        "ownership": domain.ownership,
+        "dns": domain.dns,
+        "certificate": domain.certificate,
+        "reason": domain.reason,
+        "records": [vars(record) for record in records],
+    }
+
+
+def _records_text(data: dict[str, Any]) -> str:
+    return "\n".join(f"- {r['type']} {r['name']} → {r['value']} ({r['purpose']})" for r in data["records"])
+
+
+def add_domain(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    name = _text(arguments.get("site"), "site")
+    domain = domain_services.domain_add(
+        tenant=context.tenant, actor=context.actor, site=name, domain=_text(arguments.get("domain"), "domain")
+    )
+    data = _domain_data(context, domain)
+    message = (
+        f"Added {domain.hostname} to “{domain.site_slug}”. Create these records at the domain's DNS host; "
+        f"I check them in the background and the site answers on it once they are right:\n{_records_text(data)}"
+    )
+    return ToolResult(message=message, data=data, site=domain.site_slug)
+
+
+def remove_domain(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    hostname = _text(arguments.get("domain"), "domain")
+    site = domain_services.domain_remove(tenant=context.tenant, actor=context.actor, domain=hostname)
+    return ToolResult(
+        message=f"Removed {hostname.lower()} from “{site}”: the site no longer answers on it.",
+        data={"domain": hostname.lower(), "site": site},
+        site=site,
+    )
+
+
+def domain_status(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    hostname = _text(arguments.get("domain"), "domain")
+    domain = domain_selectors.domain_get(tenant=context.tenant, actor=context.actor, domain=hostname)
+    data = _domain_data(context, domain)
+    lines = [
+        f"{domain.hostname} (on “{domain.site_slug}”) is {domain.status}.",
+        f"Ownership: {domain.get_ownership_display()}. DNS: {domain.get_dns_display()}. "
+        f"Certificate: {domain.get_certificate_display()}.",
+    ]
+    if domain.reason:
+        lines.append(domain.reason)
+    if domain.status != "active":
+        lines.append("The records it needs:\n" + _records_text(data))
+    return ToolResult(message="\n".join(lines), data=data, site=domain.site_slug)
+
+
 def help_tool(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
     lines = [f"- {tool.name}: {tool.description}" for tool in REGISTRY.values() if tool.name != "help"]
     return ToolResult(message="Here is what I can do:\n" + "\n".join(lines), data={"tools": list(REGISTRY)})
@@ -224,6 +286,7 @@ def help_tool(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
 
 _SITE = {"type": "string", "description": "The site's name (lowercase letters, digits, hyphens)."}
 _KEY = {"type": "string", "description": "The env var's name, in capitals (e.g. ANALYTICS_ID)."}
+_DOMAIN = {"type": "string", "description": "A domain the organisation holds, like www.example.com."}
 
 REGISTRY: dict[str, Tool] = {
     tool.name: tool
@@ -317,6 +380,31 @@ REGISTRY: dict[str, Tool] = {
             required=("site",),
             run=list_env_vars,
             questions=(("site", "Of which site?"),),
+        ),
+        Tool(
+            name="add_domain",
+            description="Add one of the organisation's own domains to a site; answers the DNS records to create.",
+            properties={"site": _SITE, "domain": _DOMAIN},
+            required=("site", "domain"),
+            run=add_domain,
+            questions=(("site", "Which site should answer on it?"), ("domain", "Which domain (like www.example.com)?")),
+        ),
+        Tool(
+            name="remove_domain",
+            description="Remove a domain from its site: the site stops answering on it. Asks for confirmation.",
+            properties={"domain": _DOMAIN},
+            required=("domain",),
+            run=remove_domain,
+            confirm=True,
+            questions=(("domain", "Which domain should I remove?"),),
+        ),
+        Tool(
+            name="domain_status",
+            description="Show a domain's ownership, DNS and certificate status, and the records it needs.",
+            properties={"domain": _DOMAIN},
+            required=("domain",),
+            run=domain_status,
+            questions=(("domain", "Which domain?"),),
         ),
         Tool(
             name="help",

@@ -21,6 +21,9 @@ FIXED = {
     "set_env_var": ["site", "key", "value", "sensitive"],
     "unset_env_var": ["site", "key"],
     "list_env_vars": ["site"],
+    "add_domain": ["site", "domain"],
+    "remove_domain": ["domain"],
+    "domain_status": ["domain"],
     "help": [],
 }
 
@@ -34,7 +37,7 @@ def test_tool_names_and_arguments_are_the_fixed_ones():
         assert sorted(schema["properties"]) == sorted(expected)
         if name != "help":
             assert schema["required"][0] == "tenant"
-    assert {name for name, tool in REGISTRY.items() if tool.confirm} == {"delete_site", "suspend_site"}
+    assert {name for name, tool in REGISTRY.items() if tool.confirm} == {"delete_site", "suspend_site", "remove_domain"}
 
 
 def test_docs_chat_md_lists_the_tools_as_the_registry_has_them():

@@ -208,5 +208,41 @@ def _site_tool(found: Signals, events: list[Event]) -> str | None:
     return "help" if found.help else None
 
 
+# A domain as people type it: dot-separated labels ending in letters (www.their-shop.com).
+DOMAIN_SHAPE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}\.?$")
+
+
+def domain_at(tokens: list[Token]) -> int | None:
+    """Where the first domain-shaped word is that is not part of a URL (a value: https://x.example/a)."""
+
+    def in_url(index: int) -> bool:
+        before = tokens[index - 1].low if index > 0 else ""
+        after = tokens[index + 1].low if index + 1 < len(tokens) else ""
+        return "/" in (before, after) or after == ":"
+
+    return next((i for i, t in enumerate(tokens) if DOMAIN_SHAPE.fullmatch(t.low.strip()) and not in_url(i)), None)
+
+
+def domain_tool(tokens: list[Token], events: list[Event], key: int | None) -> str | None:
+    """A message about a domain: one is named, or the word "domain" is said (not an env var's value:
+    "set API_URL to api.example.com" stays an env var)."""
+    if key is not None:
+        return None
+    named = domain_at(tokens) is not None
+    if not named and not any(t.canon in v.DOMAIN_NOUNS for t in tokens):
+        return None
+    canons = {t.canon for t in tokens}
+    for event in events:
+        if event.kind in {"delete", "unset", "suspend"}:
+            return "remove_domain"
+        if event.kind in {"create", "set"}:
+            return "add_domain"
+    if canons & v.DOMAIN_REMOVE:
+        return "remove_domain"
+    if canons & v.DOMAIN_ADD:
+        return "add_domain"
+    return "domain_status"
+
+
 def choose(found: Signals, events: list[Event]) -> str | None:
     return _env_tool(found, events) if found.env else _site_tool(found, events)

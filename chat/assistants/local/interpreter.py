@@ -33,7 +33,16 @@ from typing import Any
 
 from chat.assistants.local import replies, slots
 from chat.assistants.local import vocabulary as v
-from chat.assistants.local.intent import Event, choose, negated_only, signals, verb_events
+from chat.assistants.local.intent import (
+    DOMAIN_SHAPE,
+    Event,
+    choose,
+    domain_at,
+    domain_tool,
+    negated_only,
+    signals,
+    verb_events,
+)
 from chat.assistants.local.slots import Span
 from chat.assistants.local.text import Token, key_shaped, name_of, shouting, tokenize
 from chat.tools import REGISTRY, SITE_STATUSES, TENANT_ARGUMENT
@@ -92,7 +101,9 @@ class _Reading:
     def tool(self) -> str | None:
         if not self.tokens or (not self.events and negated_only(self.tokens)):
             return None
-        return choose(signals(self.tokens, self.events, self.key), self.events)
+        found = signals(self.tokens, self.events, self.key)
+        about_domain = None if found.help and not self.events else domain_tool(self.tokens, self.events, self.key)
+        return about_domain or choose(found, self.events)
 
     def names(self, used: list[Span], creating: bool, upto: int | None = None) -> slots.Names:
         tokens = self.tokens if upto is None else self.tokens[:upto]
@@ -142,6 +153,11 @@ def _arguments(reading: _Reading, tool: str, staff: bool) -> dict[str, Any]:
             found["title"] = title
     if tool in {"set_env_var", "unset_env_var"}:
         found |= _env(reading, tool, used)
+    at = domain_at(reading.tokens)
+    if "domain" in REGISTRY[tool].properties and at is not None:
+        token = reading.tokens[at]
+        used.append(Span(token.text, token.start, token.end))
+        found["domain"] = token.low.strip().rstrip(".")
     names = reading.names(used, creating=tool == "create_site")
     properties = REGISTRY[tool].properties
     site = names.site() if "site" in properties else None
@@ -302,4 +318,7 @@ def answer_for(text: str, *, argument: str, tool: str) -> str | None:
         return free[argument](text)
     if argument in {"site", "key", TENANT_ARGUMENT}:
         return _name_answer(_TAIL.sub("", text.strip()), argument)
+    if argument == "domain":
+        shaped = [t.low.strip().rstrip(".") for t in words(text) if DOMAIN_SHAPE.fullmatch(t.low.strip())]
+        return shaped[0] if len(shaped) == 1 else None
     return None

@@ -33,6 +33,11 @@ ENV_NOUNS = frozenset({"env", "environment", "variable", "var", "envvar", "secre
 ENV_PLURALS = frozenset({"variables", "vars", "envs", "envvars", "secrets"})
 TENANT_NOUNS = frozenset({"tenant", "org", "organisation", "organization", "customer", "client"})
 STATUS_NOUNS = frozenset({"status", "state", "health", "doing"})
+# A tenant's own domains: the nouns, and verbs that mean adding or removing one only there.
+DOMAIN_NOUNS = frozenset({"domain", "domains", "hostname", "hostnames", "dns"})
+DOMAIN_ADD = frozenset({"connect", "point", "attach", "link", "map", "use", "answer", "hook"})
+DOMAIN_REMOVE = frozenset({"detach", "disconnect", "unlink", "unhook"})
+DOMAIN_CHECK = frozenset({"verify", "verification", "propagated"})
 HELP_WORDS = frozenset({"help", "commands", "command", "options", "capabilities", "tools", "actions"})
 # Words that say a value must stay hidden (the key's own name does not count: see interpreter).
 SENSITIVE = frozenset(
@@ -94,7 +99,8 @@ _WORDS: dict[str, str] = {
     word: word
     for group in (
         CREATE, DELETE, SUSPEND, RESUME, CHECK, LIST, SET, UNSET, SITE_NOUNS, SITES_NOUNS, ENV_NOUNS,
-        ENV_PLURALS, TENANT_NOUNS, STATUS_NOUNS, HELP_WORDS, SENSITIVE, STATUS_OF,
+        ENV_PLURALS, TENANT_NOUNS, STATUS_NOUNS, HELP_WORDS, SENSITIVE, STATUS_OF, DOMAIN_NOUNS, DOMAIN_ADD,
+        DOMAIN_REMOVE, DOMAIN_CHECK,
     )
     for word in group
 } | _SPELLINGS  # fmt: skip
