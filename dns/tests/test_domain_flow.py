@@ -47,7 +47,7 @@ def _domain(client) -> dict:
 
 
 def test_add_create_records_verify_and_the_site_answers_on_its_own_domain(api):
-    tenant, client = api
+    _, client = api
     created = client.post("/api/v1/sites/", {"name": "shop", "title": "Their Shop"}, format="json")
     assert created.status_code == 202, created.content
     assert _operation_done(client, created)["state"] == "succeeded"

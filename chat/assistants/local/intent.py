@@ -237,11 +237,8 @@ def domain_tool(tokens: list[Token], events: list[Event], key: int | None) -> st
             return "remove_domain"
         if event.kind in {"create", "set"}:
             return "add_domain"
-    if canons & v.DOMAIN_REMOVE:
-        return "remove_domain"
-    if canons & v.DOMAIN_ADD:
-        return "add_domain"
-    return "domain_status"
+    verbs = {"remove_domain": v.DOMAIN_REMOVE, "add_domain": v.DOMAIN_ADD}
+    return next((tool for tool, words in verbs.items() if canons & words), "domain_status")
 
 
 def choose(found: Signals, events: list[Event]) -> str | None:

@@ -246,7 +246,8 @@ def sensitive(tokens: list[Token], used: list[Span]) -> bool:
 # Not names whatever their place: articles, pronouns, the platform's own nouns, words of state.
 _NEVER_NAMES = (
     v.FUNCTION_WORDS | v.SITE_NOUNS | v.SITES_NOUNS | v.ENV_NOUNS | v.ENV_PLURALS | v.TENANT_NOUNS | v.HELP_WORDS
-    | v.STATUS_NOUNS | v.SENSITIVE | v.DOMAIN_NOUNS | v.DOMAIN_CHECK | v.DOMAIN_ADD | v.DOMAIN_REMOVE | frozenset(v.STATUS_OF) | frozenset({"wordpress", "wp", "admin", "mode", "traffic", "custom"})
+    | v.STATUS_NOUNS | v.SENSITIVE | frozenset(v.STATUS_OF) | frozenset({"wordpress", "wp", "admin", "mode", "traffic"})
+    | v.DOMAIN_NOUNS | v.DOMAIN_CHECK | v.DOMAIN_ADD | v.DOMAIN_REMOVE | frozenset({"custom"})
 )  # fmt: skip
 
 
