@@ -5,6 +5,7 @@ from django.urls import include, path
 from aipress.urls_common import common_urlpatterns
 from chat import views as chat_views
 from chat.urls_api import chat_api_urlpatterns
+from dns import views as domain_views
 from dns.urls_api import domain_api_urlpatterns
 from sites import views as site_views
 from sites.urls_api import site_api_urlpatterns
@@ -30,6 +31,17 @@ urlpatterns = [
     path("sites/<slug:name>/env/", site_views.site_env_set, name="portal-site-env"),
     path("sites/<slug:name>/env/<str:key>/delete/", site_views.site_env_delete, name="portal-site-env-delete"),
     path("sites/<slug:name>/delete/", site_views.site_delete, name="portal-site-delete"),
+    path("sites/<slug:name>/domains/", domain_views.site_domains, name="portal-site-domains"),
+    path(
+        "sites/<slug:name>/domains/<str:domain>/remove/",
+        domain_views.site_domain_remove,
+        name="portal-site-domain-remove",
+    ),
+    path(
+        "sites/<slug:name>/domains/<str:domain>/verify/",
+        domain_views.site_domain_verify,
+        name="portal-site-domain-verify",
+    ),
     path("sites/<slug:name>/<str:action>/", site_views.site_state, name="portal-site-state"),
     path("chat/", chat_views.chat_page, name="portal-chat"),
     path(
