@@ -14,7 +14,7 @@ from kernel.testing import wait_until
 from sites.tests.factories import requested_site
 from tenants.audit import Actor
 from tenants.models import Role
-from tenants.tests.test_browser import assert_accessible, page  # noqa: F401 - the browser fixture
+from tenants.tests.test_browser import assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
