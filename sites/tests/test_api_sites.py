@@ -53,13 +53,13 @@ def test_create_provision_serve_and_delete_through_the_api(api):
     assert created.status_code == 202, created.content
     body = created.json()
     assert body["status"] == "requested"
-    assert (body["operation"]["kind"], body["operation"]["steps_total"]) == ("create", 7)
+    assert (body["operation"]["kind"], body["operation"]["steps_total"]) == ("create", 8)
     assert body["url"].startswith("http://blog--acme.sites.localhost:")
     assert body["admin_url"].endswith("/wp-admin/")
     assert len(body["admin_password"]) >= 20
 
     operation = _finished(client, created)
-    assert (operation["state"], operation["step"], operation["step_index"]) == ("succeeded", "health", 7)
+    assert (operation["state"], operation["step"], operation["step_index"]) == ("succeeded", "hostname", 8)
     ready = client.get("/api/v1/sites/blog/").json()
     assert ready["status"] == "ready"
     assert ready["wordpress_version"] == files.wordpress_version()
@@ -71,7 +71,9 @@ def test_create_provision_serve_and_delete_through_the_api(api):
     succeeded = [
         e["step"] for e in reversed(events) if e["outcome"] == "succeeded" and not e["step"].startswith("status")
     ]
-    assert succeeded == ["request", "database", "files", "secrets", "pool", "server", "install", "health"]
+    assert succeeded == [
+        "request", "database", "files", "secrets", "pool", "server", "install", "health", "hostname",
+    ]  # fmt: skip
     assert all(e["duration_ms"] is not None for e in events if e["step"] == "database")
     with tenant_context(tenant):
         # The admin password was shown once; WordPress keeps its own hash, we keep nothing.

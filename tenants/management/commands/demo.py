@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from tenants import selectors, services
@@ -54,6 +55,8 @@ class Command(BaseCommand):
                     f"  Chat with the assistant: {tenant.portal_url}chat/   (staff: {public_url('/chat/')})",
                     f"  API docs:                {public_url('/api/docs/')}",
                     f"  API key for acme:        {raw}",
+                    f"  DNS (the sites' zone):   {settings.DNS_SERVER_HOST}:{settings.DNS_SERVER_PORT}   "
+                    f"(dig @{settings.DNS_SERVER_HOST} -p {settings.DNS_SERVER_PORT} {settings.SITES_DOMAIN} SOA)",
                     f"  Try:  curl -H 'Authorization: Bearer {raw}' {public_url('/api/v1/tenant/')}",
                     "",
                 ]
