@@ -1,6 +1,8 @@
 """The domains part of a site's portal page: a panel the site page loads (and reloads when a domain's
 status changes), and the forms it posts. Selectors read, services write, as the signed-in person."""
 
+from collections.abc import Callable
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -48,27 +50,22 @@ def site_domains(request: HttpRequest, name: str) -> HttpResponse:
     return response
 
 
-@member_required
-@require_POST
-def site_domain_remove(request: HttpRequest, name: str, domain: str) -> HttpResponse:
-    run_action(
-        request,
-        f"{domain} removed: the site stops answering on it.",
-        lambda: services.domain_remove(
-            tenant=tenant_of(request), actor=Actor.from_request(request), domain=domain, site=name
-        ),
-    )
-    return _back(name)
+def _domain_action(success: str, service: Callable[..., object]) -> Callable[[HttpRequest, str, str], HttpResponse]:
+    """A POST about one domain of the site (remove, check now), back to the site's page."""
+
+    @member_required
+    @require_POST
+    def view(request: HttpRequest, name: str, domain: str) -> HttpResponse:
+        actor = Actor.from_request(request)
+        run_action(
+            request,
+            success.format(domain=domain),
+            lambda: service(tenant=tenant_of(request), actor=actor, domain=domain, site=name),
+        )
+        return _back(name)
+
+    return view
 
 
-@member_required
-@require_POST
-def site_domain_verify(request: HttpRequest, name: str, domain: str) -> HttpResponse:
-    run_action(
-        request,
-        f"Checking {domain} now.",
-        lambda: services.domain_verify_request(
-            tenant=tenant_of(request), actor=Actor.from_request(request), domain=domain, site=name
-        ),
-    )
-    return _back(name)
+site_domain_remove = _domain_action("{domain} removed: the site stops answering on it.", services.domain_remove)
+site_domain_verify = _domain_action("Checking {domain} now.", services.domain_verify_request)

@@ -14,6 +14,7 @@ from sites import pipeline
 from sites.models import Site
 from sites.runtimes.local import health
 from sites.tests.conftest import tear_down
+from sites.tests.test_api_sites import _finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,16 +33,6 @@ def api(make_tenant, client_for, api_key_for, site_daemons, celery_worker_thread
             tear_down(LocalRuntime(), pipeline.site_spec(site=site, tenant=tenant))
 
 
-def _operation_done(client, accepted) -> dict:
-    url = accepted.json()["operation"]["url"]
-
-    def done():
-        body = client.get(url).json()
-        return body if body["state"] in ("succeeded", "failed", "cancelled") else None
-
-    return wait_until(done, timeout=120, what=f"operation {url}")
-
-
 def _domain(client) -> dict:
     return client.get(f"/api/v1/sites/shop/domains/{DOMAIN}/").json()
 
@@ -50,7 +41,7 @@ def test_add_create_records_verify_and_the_site_answers_on_its_own_domain(api):
     _, client = api
     created = client.post("/api/v1/sites/", {"name": "shop", "title": "Their Shop"}, format="json")
     assert created.status_code == 202, created.content
-    assert _operation_done(client, created)["state"] == "succeeded"
+    assert _finished(client, created, timeout=120)["state"] == "succeeded"
     # The platform hostname was published by the pipeline's last step.
     assert ZoneRecord.objects.filter(name="shop--acme.sites.localhost", type="A").exists()
     status, _, _ = health.fetch(DOMAIN, "/")
