@@ -254,8 +254,15 @@ SITES_PUBLIC_IPV6 = env("SITES_PUBLIC_IPV6", default="")
 # zone an operator adds to stand in for a registrar offline.
 DNS_SERVER_HOST = env("DNS_SERVER_HOST", default="127.0.0.1")
 DNS_SERVER_PORT = env.int("DNS_SERVER_PORT", default=5353)
-# The resolvers domain verification asks, in order, as host:port (the first that answers counts).
-DNS_RESOLVERS = env.list("DNS_RESOLVERS", default=[f"{DNS_SERVER_HOST}:{DNS_SERVER_PORT}"])
+# The resolvers domain verification asks, in order, as host:port (the first that answers counts): the
+# platform's own server while the zone is local (it stands in for all of DNS offline), public ones
+# once the zone is on Cloudflare.
+DNS_RESOLVERS = env.list(
+    "DNS_RESOLVERS",
+    default=["1.1.1.1:53", "8.8.8.8:53"]
+    if DRIVERS["dns"] == "cloudflare"
+    else [f"{DNS_SERVER_HOST}:{DNS_SERVER_PORT}"],
+)
 DNS_QUERY_TIMEOUT_SECONDS = env.float("DNS_QUERY_TIMEOUT_SECONDS", default=2.0)
 # A domain not verified within this long fails (its claim is released for anyone who can prove it).
 DNS_VERIFY_GIVE_UP_HOURS = env.int("DNS_VERIFY_GIVE_UP_HOURS", default=72)

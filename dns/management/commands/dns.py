@@ -14,6 +14,8 @@ from dns.providers.local import platform_zone
 from dns.zonefile import export_zone
 from kernel.errors import ServiceError
 
+RETRY_SECONDS = 30
+
 
 class Command(BaseCommand):
     help = "The platform's DNS: serve the local zone, export it, or add records as a registrar would."
@@ -64,17 +66,25 @@ class Command(BaseCommand):
 
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            with running(host, port):
-                self.stdout.write(
-                    f"Answering DNS for {platform_zone()} and the local zones on {host}:{port} (UDP, TCP)"
+        while not stop.is_set():
+            try:
+                with running(host, port):
+                    self.stdout.write(
+                        f"Answering DNS for {platform_zone()} and the local zones on {host}:{port} (UDP, TCP)"
+                    )
+                    self.stdout.flush()
+                    stop.wait()
+            except OSError as exc:
+                # Stay up and say why: under `make run` a process that exits stops all the others, and
+                # 5353 is also mDNS's port (avahi). The rest of the platform works without this server.
+                self.stderr.write(
+                    f"Cannot listen on {host}:{port} ({exc.strerror or exc}): set DNS_SERVER_PORT to a free port "
+                    f"(and DNS_RESOLVERS to match). Trying again in {RETRY_SECONDS} s."
                 )
-                self.stdout.flush()
-                stop.wait()
-        except OSError as exc:
-            raise CommandError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-        except KeyboardInterrupt:
-            pass
+                self.stderr.flush()
+                stop.wait(RETRY_SECONDS)
+            except KeyboardInterrupt:
+                return
 
     def _lookup(self, name: str, kind: str) -> None:
         answer = lookup.query(name, kind)
