@@ -95,3 +95,47 @@ def test_the_exported_zone_file_is_standard_and_holds_what_is_served(dns_server)
     assert b"".join(reply.rr[0].rdata.data).decode() == 'quoted "value"'
     reply = parsed.resolve(DNSRecord.question("cdn.sites.localhost", "CNAME"), None)
     assert str(reply.rr[0].rdata) == "blog--acme.sites.localhost."
+
+
+def test_the_serve_command_answers_as_make_run_starts_it_and_a_taken_port_is_said_not_fatal(dns_server):
+    """`manage.py dns serve` in a process of its own (the Procfile's), on the test database."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    from conftest import database_url_of_this_run
+    from kernel.testing import wait_until
+
+    LocalDnsProvider().record_set(Record("blog--acme.sites.localhost", "A", "127.0.0.1"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": database_url_of_this_run(), "DATABASE_POOL": "0", "LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "manage.py", "dns", "serve", "--port", str(port)]
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(
+            command, cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    first = start()
+    second = None
+    try:
+        answered = wait_until(
+            lambda: lookup.query("blog--acme.sites.localhost", "A", resolvers=[f"127.0.0.1:{port}"]).values,
+            timeout=30,
+            what="dns serve to answer",
+        )
+        assert answered == ["127.0.0.1"]
+        second = start()
+        line = second.stderr.readline()
+        assert f"Cannot listen on 127.0.0.1:{port}" in line and "DNS_SERVER_PORT" in line
+        assert second.poll() is None  # still up: under honcho, an exit would stop the whole platform
+    finally:
+        for process in (first, second):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=15)
