@@ -2,6 +2,9 @@
 counts). dnslib encodes and decodes; dnspython is never used (our app shadows it)."""
 
 import random
+import socket
+import struct
+import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -40,13 +43,53 @@ def _text(record: TXT) -> str:
     )
 
 
-def _ask(question: DNSRecord, host: str, port: int, timeout: float) -> DNSRecord:
-    raw = question.send(host, port, tcp=False, timeout=timeout, ipv6=":" in host)
-    reply = DNSRecord.parse(raw)
+def _udp(question: DNSRecord, host: str, port: int, deadline: float) -> DNSRecord:
+    """One question over UDP: only a reply from that resolver to that question counts (a stray or
+    forged datagram is skipped, not taken for the answer)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.connect((host, port))  # the kernel drops datagrams from anyone else
+        sock.send(question.pack())
+        while True:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            reply = DNSRecord.parse(sock.recv(65535))
+            # A truncated answer may carry no question section: its id alone ties it to ours.
+            asked = not reply.questions or reply.q.qname == question.q.qname
+            if reply.header.id == question.header.id and asked:
+                return reply
+
+
+def _read_exactly(sock: socket.socket, size: int, deadline: float) -> bytes:
+    data = b""
+    while len(data) < size:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise DNSError("the resolver closed the connection mid-answer")
+        data += chunk
+    return data
+
+
+def _tcp(question: DNSRecord, host: str, port: int, deadline: float) -> DNSRecord:
+    """One question over TCP (an answer too long for UDP), within the same deadline."""
+    packet = question.pack()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        sock.connect((host, port))
+        sock.sendall(struct.pack("!H", len(packet)) + packet)
+        (length,) = struct.unpack("!H", _read_exactly(sock, 2, deadline))
+        reply = DNSRecord.parse(_read_exactly(sock, length, deadline))
     if reply.header.id != question.header.id:
         raise DNSError("the reply answers another question")
+    return reply
+
+
+def _ask(question: DNSRecord, host: str, port: int, timeout: float) -> DNSRecord:
+    deadline = time.monotonic() + timeout
+    reply = _udp(question, host, port, deadline)
     if reply.header.tc:  # too long for UDP: ask again over TCP
-        reply = DNSRecord.parse(question.send(host, port, tcp=True, timeout=timeout, ipv6=":" in host))
+        reply = _tcp(question, host, port, deadline)
     return reply
 
 

@@ -2,6 +2,7 @@
 schema: a hostname is unique across the whole platform, whichever tenant holds it."""
 
 from django.db import models
+from django.utils import timezone
 
 from dns.providers.base import RECORD_TYPES, Certificate
 
@@ -61,7 +62,10 @@ class CustomDomain(models.Model):
     provider_reference = models.CharField(max_length=255, blank=True)
     # Records the DNS provider asks the owner to create as well (a certificate's validation).
     provider_records = models.JSONField(default=list, blank=True)
-    checks = models.PositiveIntegerField(default=0, help_text="Checks since it was added or last asked for.")
+    checks = models.PositiveIntegerField(default=0, help_text="Checks since it was added, verified or asked for.")
+    # Since when it has waited to be verified: "check now" on a failed domain starts it again. Not
+    # created_at, which never moves: another tenant's claim lapses by that one.
+    pending_since = models.DateTimeField(default=timezone.now)
     next_check_at = models.DateTimeField(null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)

@@ -113,6 +113,13 @@ class ZoneResolver(BaseResolver):
             connection.close()
 
 
+class TruncatingHandler(DNSHandler):
+    """Answers longer than a classic UDP message are truncated (TC): the client asks again over TCP,
+    and a forged source address cannot turn a small question into a large answer."""
+
+    udplen = 512
+
+
 class QuietLogger(DNSLogger):
     """dnslib prints every packet; the platform logs only what went wrong."""
 
@@ -127,7 +134,10 @@ def make_servers(host: str, port: int) -> list[DNSServer]:
     """A UDP and a TCP server on the same address (an answer too long for UDP is asked again by TCP)."""
     close_old_connections()
     resolver = ZoneResolver()
-    return [DNSServer(resolver, address=host, port=port, tcp=tcp, logger=QuietLogger()) for tcp in (False, True)]
+    return [
+        DNSServer(resolver, address=host, port=port, tcp=tcp, logger=QuietLogger(), handler=TruncatingHandler)
+        for tcp in (False, True)
+    ]
 
 
 @contextmanager

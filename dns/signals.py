@@ -5,6 +5,7 @@ from typing import Any
 
 from sites import signals as site_signals
 from sites.models import OperationKind, OperationState
+from tenants import lifecycle
 from tenants.models import Tenant
 
 # A finished operation of these kinds may have put a verified domain in the site's server block.
@@ -35,5 +36,13 @@ def _operation_changed(sender: type, *, tenant: Tenant, payload: dict[str, Any],
         services.domains_site_changed(tenant=tenant, site_id=site_id)
 
 
+def _domains_left(tenant: Tenant) -> int:
+    from dns.models import CustomDomain
+
+    return CustomDomain.objects.filter(tenant=tenant).count()
+
+
 def connect() -> None:
     site_signals.operation_changed.connect(_operation_changed, dispatch_uid="dns.operation_changed")
+    # A tenant is deleted once its domains are gone too (each site's deletion withdraws its own).
+    lifecycle.register_resource_counter("domains", _domains_left)

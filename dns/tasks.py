@@ -45,6 +45,10 @@ def domains_verify_due() -> int:
 @shared_task(bind=True, acks_late=True, max_retries=8)
 def domain_provider_remove(self: object, hostname: str, reference: str) -> str:
     """The provider stops routing a removed domain; retried with backoff while it cannot be reached."""
+    if CustomDomain.objects.filter(hostname=hostname).exists():
+        # Added again since (by its tenant, or by another after a lapsed claim): the new row owns the
+        # provider's hostname now, and deleting by the old id could remove what it adopted.
+        return f"{hostname} is in use again: left alone"
     try:
         provider().custom_hostname_remove(hostname, reference)
     except DnsError as exc:

@@ -14,13 +14,22 @@ class Findings:
     ownership_detail: str
     dns_ok: bool
     dns_detail: str
+    unanswered: bool = False  # no resolver answered: nothing is known, nothing may be concluded
+
+    @property
+    def points_elsewhere(self) -> bool:
+        """The records were read, and they do not send visitors to the site."""
+        return not self.dns_ok and not self.unanswered
 
     def problems(self) -> list[tuple[bool, str]]:
         return [(self.ownership_ok, self.ownership_detail), (self.dns_ok, self.dns_detail)]
 
 
+UNANSWERED = "No DNS resolver answered"
+
+
 def _unanswered(answer: lookup.Answer) -> str:
-    return f"No DNS resolver answered ({answer.resolver}); it is checked again later."
+    return f"{UNANSWERED} ({answer.resolver}); it is checked again later."
 
 
 def ownership(hostname: str, token: str) -> tuple[bool, str]:
@@ -77,4 +86,5 @@ def _same_addresses(hostname: str, origin: str) -> tuple[bool, str]:
 def check(hostname: str, *, token: str, origin: str) -> Findings:
     owned, owned_detail = ownership(hostname, token)
     points, points_detail = pointing(hostname, origin)
-    return Findings(owned, owned_detail, points, points_detail)
+    unanswered = points_detail.startswith(UNANSWERED)
+    return Findings(owned, owned_detail, points, points_detail, unanswered=unanswered)

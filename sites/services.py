@@ -326,11 +326,12 @@ _HOSTNAME = re.compile(r"^(?=.{4,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z0-9-
 
 
 def site_custom_hostnames_set(
-    *, tenant: Tenant, actor: Actor, site_id: int, hostnames: list[str]
+    *, tenant: Tenant, actor: Actor, site_id: int, hostnames: list[str], again: bool = False
 ) -> SiteOperation | None:
     """The site answers on exactly these domains of its tenant (verified by the dns app), beside its
-    platform hostname: a domains operation rewrites its server block and environment. None when
-    nothing changes, or when the site is failed or going (a retry applies them; a deletion drops them)."""
+    platform hostname: a domains operation rewrites its server block and environment (a failed site's
+    too: a name taken away must leave its server block whatever state the site is in). None when
+    nothing changes (unless `again`: the last one failed), or when the site is going."""
     wanted = sorted(set(hostnames))
     bad = [name for name in wanted if not _HOSTNAME.fullmatch(name)]
     if bad:
@@ -340,11 +341,9 @@ def site_custom_hostnames_set(
         site = pipeline.lock_site(site_id)
         if site is None or site.status in (SiteStatus.DELETING, SiteStatus.DELETED):
             return None
-        if sorted(site.custom_hostnames or []) == wanted:
+        if sorted(site.custom_hostnames or []) == wanted and not again:
             return None
         Site.objects.filter(pk=site.pk).update(custom_hostnames=wanted)
-        if site.status == SiteStatus.FAILED:
-            return None
         waiting = SiteOperation.objects.filter(
             site=site, kind=OperationKind.DOMAINS, state=OperationState.QUEUED
         ).first()

@@ -169,7 +169,7 @@ def _custom(found: Hostname) -> CustomHostname:
     ssl = found.ssl
     status = (ssl.status if ssl else None) or "initializing"
     problems = [error.message for error in (ssl.validation_errors or []) if error.message] if ssl else []
-    if status == "active" and found.status not in FAILED_HOSTNAME:
+    if status == "active" and found.status == "active":
         certificate = Certificate.ACTIVE
     elif status in FAILED_SSL or status.endswith("_timed_out") or found.status in FAILED_HOSTNAME:
         certificate = Certificate.FAILED
@@ -177,8 +177,9 @@ def _custom(found: Hostname) -> CustomHostname:
         certificate = Certificate.PENDING
         problems += found.verification_errors or []
     detail = f"certificate {status.replace('_', ' ')}"
-    if found.status in FAILED_HOSTNAME:
-        detail += f", hostname {found.status}"
+    if found.status != "active":
+        # Cloudflare serves the domain only once the hostname itself is active (its ownership TXT).
+        detail += f", hostname {found.status or 'pending'}"
     records: list[Record] = []
     ownership = found.ownership_verification
     if certificate != Certificate.ACTIVE and ownership and ownership.name and ownership.value:

@@ -139,8 +139,11 @@ class FakeCloudflare:
     def hostname(self, hostname: str) -> dict[str, Any] | None:
         return next((h for h in self.hostnames.values() if h["hostname"] == hostname), None)
 
-    def set_ssl_status(self, hostname: str, status: str, *, errors: tuple[str, ...] = ()) -> None:
-        """Move a custom hostname's certificate along, as Cloudflare's validation and issuance would."""
+    def set_ssl_status(
+        self, hostname: str, status: str, *, errors: tuple[str, ...] = (), hostname_status: str | None = None
+    ) -> None:
+        """Move a custom hostname's certificate along, as Cloudflare's validation and issuance would;
+        the hostname itself becomes active with it unless `hostname_status` says otherwise."""
         with self.lock:
             found = self.hostname(hostname)
             assert found is not None, f"no custom hostname {hostname}"
@@ -148,8 +151,9 @@ class FakeCloudflare:
             found["ssl"]["validation_errors"] = [{"message": m} for m in errors] if errors else None
             if status == "active":
                 found["ssl"]["validation_records"] = []
-                found["status"] = "active"
-                found["ownership_verification"] = None
+                found["status"] = hostname_status or "active"
+                if found["status"] == "active":
+                    found["ownership_verification"] = None
 
     def fail_next(self, method: str, path_pattern: str, status: int, code: int, message: str, *, times: int = 1,
                   headers: dict[str, str] | None = None) -> None:  # fmt: skip

@@ -52,9 +52,51 @@ def test_a_registrar_zone_set_by_an_operator_follows_cnames_into_the_platform_zo
 def test_long_txt_values_survive_udp_and_tcp(dns_server):
     value = "v=" + "x" * 600
     zones.operator_record_set(name="_aipress-challenge.www.their-shop.test", type="TXT", content=value)
+    # Over UDP it is too long: truncated, so a forged source cannot amplify; lookup asks again by TCP.
+    over_udp = _ask(dns_server, "_aipress-challenge.www.their-shop.test", "TXT")
+    assert over_udp.header.tc == 1 and not over_udp.rr
     assert lookup.query("_aipress-challenge.www.their-shop.test", "TXT").values == [value]
     over_tcp = _ask(dns_server, "_aipress-challenge.www.their-shop.test", "TXT", tcp=True)
     assert b"".join(over_tcp.rr[0].rdata.data).decode() == value
+
+
+def test_a_forged_reply_is_ignored_and_a_resolver_cut_off_mid_answer_does_not_hang(settings):
+    """A datagram with another question's id is skipped; a TCP answer cut short is an error in time."""
+    import socket
+    import threading
+
+    settings.DNS_QUERY_TIMEOUT_SECONDS = 1.0
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+    tcp.listen()
+    port = udp.getsockname()[1]
+
+    def resolver() -> None:
+        data, client = udp.recvfrom(512)
+        question = DNSRecord.parse(data)
+        forged = question.reply()
+        forged.header.id = (question.header.id + 1) % 65536
+        forged.add_answer(*DNSRecord.parse(DNSRecord.question("x.test").pack()).rr)
+        udp.sendto(forged.pack(), client)  # wrong id: must not be taken for the answer
+        truncated = question.reply()
+        truncated.header.tc = 1
+        udp.sendto(truncated.pack(), client)  # the right id, too long: ask by TCP
+        connection, _ = tcp.accept()
+        connection.recv(512)
+        connection.sendall(b"\x01\x00\xab")  # announces 256 bytes, sends one, and goes
+        connection.close()
+
+    thread = threading.Thread(target=resolver, daemon=True)
+    thread.start()
+    try:
+        answer = lookup.query("www.their-shop.test", "A", resolvers=[f"127.0.0.1:{port}"])
+    finally:
+        thread.join(timeout=5)
+        udp.close()
+        tcp.close()
+    assert answer.unreachable and "closed the connection mid-answer" in answer.resolver
 
 
 def test_a_resolver_that_does_not_answer_is_reported_not_mistaken_for_no_record(settings):

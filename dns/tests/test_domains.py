@@ -124,6 +124,37 @@ def test_a_domain_moves_from_pending_to_verified_to_active_once_routed(world):
         assert pipeline.site_spec(site=_site(tenant), tenant=tenant).hostnames == ("shop--acme.sites.localhost", DOMAIN)
 
 
+def test_a_site_that_could_not_take_the_domain_says_so_and_check_now_tries_again(world):
+    tenant, _ = world
+    domain = services.domain_add(tenant=tenant, actor=_owner_actor(tenant), site="shop", domain=DOMAIN)
+    _publish(domain.token)
+    assert _check().status == "verified"
+    site = _site(tenant)
+    with tenant_context(tenant):
+        SiteOperation.objects.filter(site=site, kind=OperationKind.DOMAINS).update(
+            state="failed", error="server: nginx refused the server block"
+        )
+    stuck = _check()
+    assert stuck.status == "verified"
+    assert "could not be set up to answer on it (server: nginx refused" in stuck.reason
+    services.domain_verify_request(tenant=tenant, actor=_owner_actor(tenant), domain=DOMAIN)
+    with tenant_context(tenant):
+        assert SiteOperation.objects.filter(site=site, kind=OperationKind.DOMAINS, state="queued").exists()
+    _advance(tenant, site.pk)
+    assert _check().status == "active"
+
+
+def test_a_domain_of_a_failed_site_is_not_called_active(world):
+    tenant, _ = world
+    domain = services.domain_add(tenant=tenant, actor=_owner_actor(tenant), site="shop", domain=DOMAIN)
+    with tenant_context(tenant):
+        Site.objects.filter(slug="shop").update(status="failed")
+    _publish(domain.token)
+    checked = _check()
+    assert checked.status == "verified" and "The site is failed" in checked.reason
+    assert _site(tenant).custom_hostnames == [DOMAIN]  # applied when the site is retried
+
+
 @pytest.mark.parametrize(
     ("records", "ownership", "dns", "reason"),
     [
@@ -164,7 +195,7 @@ def test_checks_back_off_and_a_domain_not_verified_in_time_fails_until_checked_a
         before = timezone.now()
         waits.append((_check().next_check_at - before).total_seconds())
     assert waits[0] < waits[1] < waits[2]
-    CustomDomain.objects.filter(pk=domain.pk).update(created_at=timezone.now() - timedelta(hours=73))
+    CustomDomain.objects.filter(pk=domain.pk).update(pending_since=timezone.now() - timedelta(hours=73))
     failed = _check()
     assert failed.status == "failed" and failed.next_check_at is None
     assert failed.reason.startswith("Not verified within 72 hours: ")
@@ -221,8 +252,17 @@ def test_a_domain_belongs_to_one_site_on_the_whole_platform(world, client_for, m
     )
     assert taken.status_code == 409
     assert "taken" in taken.json()["detail"] and "acme" not in taken.content.decode()
-    # A claim that was never proven lapses: then whoever proves it may take it.
-    CustomDomain.objects.filter(hostname=DOMAIN).update(status="failed")
+    # Pressing "check now" again and again does not renew a claim: it lapses by when it was made.
+    CustomDomain.objects.filter(hostname=DOMAIN).update(status="failed", pending_since=timezone.now())
+    services.domain_verify_request(tenant=tenant, actor=_owner_actor(tenant), domain=DOMAIN)
+    assert (
+        client_for(rival, user=rival.memberships.get(role=Role.OWNER).user)
+        .post("/api/v1/sites/shop/domains/", {"domain": DOMAIN}, format="json")
+        .status_code
+        == 409
+    )
+    # A claim never proven within the give-up time lapses: then whoever proves it may take it.
+    CustomDomain.objects.filter(hostname=DOMAIN).update(created_at=timezone.now() - timedelta(hours=73))
     claimed = services.domain_add(tenant=rival, actor=_owner_actor(rival), site="shop", domain=DOMAIN)
     assert CustomDomain.objects.get(hostname=DOMAIN).tenant == rival and claimed.status == "pending"
 
@@ -247,6 +287,7 @@ def test_a_billing_member_reads_domains_but_cannot_change_them(world, client_for
     assert client.get(f"/api/v1/sites/shop/domains/{DOMAIN}/").status_code == 200
     assert client.post("/api/v1/sites/shop/domains/", {"domain": "b.their-shop.test"}, format="json").status_code == 403
     assert client.delete(f"/api/v1/sites/shop/domains/{DOMAIN}/").status_code == 403
+    assert client.post(f"/api/v1/sites/shop/domains/{DOMAIN}/verify/").status_code == 403
     assert CustomDomain.objects.count() == 1
 
 
@@ -267,6 +308,43 @@ def test_removing_a_domain_takes_it_out_of_the_site_and_deleting_the_site_drops_
     _advance(tenant, site.pk)
     assert not CustomDomain.objects.exists()
     assert not ZoneRecord.objects.filter(name="shop--acme.sites.localhost").exists()
+
+
+def test_a_domain_removed_while_it_is_being_checked_stays_removed(world, monkeypatch):
+    from dns import verification
+
+    tenant, _ = world
+    domain = services.domain_add(tenant=tenant, actor=_owner_actor(tenant), site="shop", domain=DOMAIN)
+    _publish(domain.token)
+    real_check = verification.check
+
+    def removed_meanwhile(*args, **kwargs):
+        found = real_check(*args, **kwargs)
+        services.domain_remove(tenant=tenant, actor=_owner_actor(tenant), domain=DOMAIN)
+        return found
+
+    monkeypatch.setattr(verification, "check", removed_meanwhile)
+    assert services.domain_check(domain_id=domain.pk) is None
+    assert not CustomDomain.objects.exists()
+    assert _site(tenant).custom_hostnames == []
+
+
+def test_an_active_domain_whose_records_point_elsewhere_is_taken_out_of_the_site(world):
+    """The domain may have changed hands: its new holder must not get WordPress to answer on it."""
+    tenant, _ = world
+    domain = services.domain_add(tenant=tenant, actor=_owner_actor(tenant), site="shop", domain=DOMAIN)
+    _publish(domain.token)
+    _check()
+    _advance(tenant, _site(tenant).pk)
+    assert _check().status == "active"
+    zones.operator_records_delete(name=f"_aipress-challenge.{DOMAIN}")  # owners tidy this up: harmless
+    assert _check().status == "active"
+    zones.operator_record_set(name=DOMAIN, type="A", content="198.51.100.7")
+    moved = _check()
+    assert moved.status == "pending" and moved.reason.startswith("Its records no longer send visitors here")
+    assert _site(tenant).custom_hostnames == []
+    _publish(domain.token)  # back: verified and routed again
+    assert _check().status == "verified" and _site(tenant).custom_hostnames == [DOMAIN]
 
 
 def test_the_reconciler_puts_back_a_platform_record_removed_by_hand(world):

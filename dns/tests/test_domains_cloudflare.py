@@ -112,6 +112,25 @@ def test_a_certificate_cloudflare_cannot_issue_fails_the_domain_with_cloudflares
     assert (failed.status, failed.certificate) == ("failed", "failed")
     assert failed.reason.startswith("The certificate could not be issued:")
     assert "TXT record not found" in failed.reason
+    with tenant_context(tenant):
+        assert Site.objects.get(slug="shop").custom_hostnames == []  # no longer routed
+    # "Check now" asks Cloudflare afresh instead of failing at once on what it said before.
+    fake.set_ssl_status(DOMAIN, "pending_validation")
+    again = services.domain_verify_request(tenant=tenant, actor=_owner(tenant), domain=DOMAIN)
+    assert (again.status, again.certificate) == ("pending", "pending")
+    assert _check().status == "verified"
+
+
+def test_a_certificate_is_not_enough_while_cloudflare_has_not_activated_the_hostname(cloud):
+    tenant, fake = cloud
+    _verified_domain(tenant)
+    with tenant_context(tenant):
+        _advance(tenant, Site.objects.get(slug="shop").pk)
+    fake.set_ssl_status(DOMAIN, "active", hostname_status="pending")
+    waiting = _check()
+    assert (waiting.status, waiting.certificate) == ("verified", "pending")
+    assert "hostname pending" in waiting.reason
+    assert any(record["name"] == f"_cf-custom-hostname.{DOMAIN}" for record in waiting.provider_records)
 
 
 def test_removing_the_domain_removes_the_custom_hostname(cloud):
@@ -121,6 +140,17 @@ def test_removing_the_domain_removes_the_custom_hostname(cloud):
     services.domain_remove(tenant=tenant, actor=_owner(tenant), domain=DOMAIN)
     assert fake.hostname(DOMAIN) is None
     assert not CustomDomain.objects.exists()
+
+
+def test_a_late_removal_leaves_alone_the_hostname_of_a_domain_added_again(cloud):
+    tenant, fake = cloud
+    first = _verified_domain(tenant)
+    old_reference = first.provider_reference
+    CustomDomain.objects.filter(pk=first.pk).delete()  # removed; its clean-up not run yet
+    again = _verified_domain(tenant)
+    assert again.provider_reference == old_reference  # Cloudflare's hostname adopted by the new row
+    assert tasks.domain_provider_remove.apply((DOMAIN, old_reference)).result == f"{DOMAIN} is in use again: left alone"
+    assert fake.hostname(DOMAIN) is not None
 
 
 def test_a_bad_token_is_a_reason_the_owner_can_read_and_the_site_is_untouched(cloud, settings):

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 
 from sites.runtimes.local import files, webserver
-from sites.spec import SiteSpec
+from sites.spec import SALT_NAMES, SiteSpec
 
 RUNTIME_DIR = Path(settings.BASE_DIR) / "wordpress-runtime"
 
@@ -57,3 +57,40 @@ def test_wp_config_refuses_to_run_without_its_environment(tmp_path):
         check=False,
     )
     assert "DB_NAME is missing" in result.stdout
+
+
+def _home_for(host: str, home: str = "http://blog--acme.sites.localhost:8080") -> str:
+    """WP_HOME as wp-config.php makes it for a request with this Host header."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "WP_HOME": home,
+        "AIPRESS_HOSTNAMES": "blog--acme.sites.localhost,www.their-shop.test",
+        **dict.fromkeys(("DB_NAME", "DB_USER", "DB_PASSWORD", *SALT_NAMES), "x"),
+    }
+    code = (
+        f"define('AIPRESS_CONFIG_ONLY', true); $_SERVER['HTTP_HOST'] = {host!r}; "
+        f"include '{RUNTIME_DIR / 'wp-config.php'}'; echo WP_HOME, ' ', WP_SITEURL;"
+    )
+    result = subprocess.run(["php", "-r", code], env=env, capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+def test_wordpress_answers_under_the_name_asked_only_when_it_is_one_of_its_own():
+    assert _home_for("www.their-shop.test:8080") == "http://www.their-shop.test:8080 http://www.their-shop.test:8080"
+    # The port is WP_HOME's, whatever the request said; the name's case does not matter.
+    assert _home_for("WWW.Their-Shop.test:9999") == "http://www.their-shop.test:8080 http://www.their-shop.test:8080"
+    platform = "http://blog--acme.sites.localhost:8080 http://blog--acme.sites.localhost:8080"
+    for forged in ("evil.test", "evil.test:8080", "www.their-shop.test.evil.test", "", "www.their-shop.test/x"):
+        assert _home_for(forged) == platform, forged
+    assert _home_for("www.their-shop.test", home="https://blog--acme.sites.example.com").startswith(
+        "https://www.their-shop.test "
+    )
+
+
+def test_only_hostnames_reach_nginx_server_name():
+    spec = SiteSpec(
+        tenant_id=1, tenant_slug="acme", site_id=2, slug="blog", title="Blog", hostname="blog--acme.sites.localhost",
+        max_php_workers=2, admin_email="a@example.com",
+        aliases=("www.their-shop.test", "evil.test; return 200", "a..b.test", "x.test\nlisten 80", "*.test"),
+    )  # fmt: skip
+    assert webserver.server_names(spec) == "blog--acme.sites.localhost www.their-shop.test"
