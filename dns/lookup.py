@@ -93,7 +93,7 @@ def _ask(question: DNSRecord, host: str, port: int, timeout: float) -> DNSRecord
     return reply
 
 
-def query(name: str, rtype: str, *, resolvers: list[str] | None = None) -> Answer:
+def query(name: str, rtype: str, *, resolvers: list[str] | None = None, timeout: float | None = None) -> Answer:
     """The records of type `rtype` at `name` (following an alias), as the first resolver that answers says."""
     name = name.lower().rstrip(".")
     problems = []
@@ -101,7 +101,7 @@ def query(name: str, rtype: str, *, resolvers: list[str] | None = None) -> Answe
         question = DNSRecord.question(name, rtype)
         question.header.id = random.randint(1, 65535)  # noqa: S311 - a query id, not a secret
         try:
-            reply = _ask(question, host, port, settings.DNS_QUERY_TIMEOUT_SECONDS)
+            reply = _ask(question, host, port, timeout or settings.DNS_QUERY_TIMEOUT_SECONDS)
         except (TimeoutError, OSError, DNSError, ValueError) as exc:
             problems.append(f"{host}:{port} {type(exc).__name__ if not str(exc) else exc}")
             continue

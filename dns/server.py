@@ -5,9 +5,12 @@ name outside those zones does not exist (NXDOMAIN, without authority), as an unr
 It resolves nothing elsewhere."""
 
 import logging
+import socket
+import socketserver
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.db import close_old_connections, connection
 from dnslib import AAAA, CNAME, NS, QTYPE, RCODE, RR, SOA, TXT, A, DNSRecord
@@ -19,6 +22,7 @@ from dns.providers.local import platform_zone
 logger = logging.getLogger(__name__)
 
 MAX_ALIASES = 8  # CNAME chains followed inside our zones
+TCP_CLIENT_SECONDS = 2.0
 
 
 def _rdata(kind: str, content: str) -> object:
@@ -100,17 +104,32 @@ def answer(request: DNSRecord) -> DNSRecord:
 
 class ZoneResolver(BaseResolver):
     def resolve(self, request: DNSRecord, handler: DNSHandler) -> DNSRecord:
+        # Questions are answered one at a time, on the server's own thread, with one connection that
+        # it keeps: a flood of questions cannot take the process's database connections from it.
+        connection.close_if_unusable_or_obsolete()
         try:
             return answer(request)
         except Exception:
             logger.exception("a DNS question could not be answered", extra={"question": str(request.q.qname)})
+            connection.close()  # a broken connection is not kept for the next question
             reply = request.reply(ra=0, aa=0)
             reply.header.rcode = RCODE.SERVFAIL
             return reply
-        finally:
-            # Each question runs on a thread of its own (socketserver's threading mix-in): its database
-            # connection goes with it.
-            connection.close()
+
+
+class SerialUDPServer(socketserver.UDPServer):
+    """dnslib's servers start a thread per question; this one answers them in turn (see above)."""
+
+    allow_reuse_address = True
+
+
+class SerialTCPServer(socketserver.TCPServer):
+    allow_reuse_address = True
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        client, address = super().get_request()
+        client.settimeout(TCP_CLIENT_SECONDS)  # a client that stalls cannot hold the server
+        return client, address
 
 
 class TruncatingHandler(DNSHandler):
@@ -135,7 +154,14 @@ def make_servers(host: str, port: int) -> list[DNSServer]:
     close_old_connections()
     resolver = ZoneResolver()
     return [
-        DNSServer(resolver, address=host, port=port, tcp=tcp, logger=QuietLogger(), handler=TruncatingHandler)
+        DNSServer(
+            resolver,
+            address=host,
+            port=port,
+            logger=QuietLogger(),
+            handler=TruncatingHandler,
+            server=SerialTCPServer if tcp else SerialUDPServer,
+        )
         for tcp in (False, True)
     ]
 

@@ -66,7 +66,8 @@ class LocalDnsProvider(HostnameStep):
         zone = platform_zone()
         count = ZoneRecord.objects.filter(zone=zone).count()
         where = f"{settings.DNS_SERVER_HOST}:{settings.DNS_SERVER_PORT}"
-        answer = lookup.query(zone, "SOA", resolvers=[where])
+        # Short: /readyz and setup_platform report it, and must not hang on a server that is down.
+        answer = lookup.query(zone, "SOA", resolvers=[where], timeout=0.5)
         if answer.unreachable:
             raise DnsError(
                 f"zone {zone} ({count} records): its server on {where} does not answer (`make run` starts it)"
