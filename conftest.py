@@ -59,6 +59,13 @@ def pytest_configure() -> None:
     settings.DNS_SERVER_PORT = _free_port()
     settings.DNS_RESOLVERS = [f"127.0.0.1:{settings.DNS_SERVER_PORT}"]
 
+    # This process plays every process of the platform at once (web under uvicorn, a worker, the DNS
+    # server, the test itself), each a thread holding a connection while it works: the pool of one
+    # production process (8) is too small for all of them together.
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if isinstance(pool, dict):
+        pool["max_size"] = max(int(pool.get("max_size", 8)), 24)
+
     # Fast hashing for test users; production keeps PBKDF2 from settings.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -104,17 +104,18 @@ def answer(request: DNSRecord) -> DNSRecord:
 
 class ZoneResolver(BaseResolver):
     def resolve(self, request: DNSRecord, handler: DNSHandler) -> DNSRecord:
-        # Questions are answered one at a time, on the server's own thread, with one connection that
-        # it keeps: a flood of questions cannot take the process's database connections from it.
-        connection.close_if_unusable_or_obsolete()
+        # Questions are answered one at a time, on the server's own thread (one for UDP, one for TCP),
+        # each borrowing a pooled connection only while it reads: a flood of questions can hold at most
+        # two of the process's connections, and only for a moment.
         try:
             return answer(request)
         except Exception:
             logger.exception("a DNS question could not be answered", extra={"question": str(request.q.qname)})
-            connection.close()  # a broken connection is not kept for the next question
             reply = request.reply(ra=0, aa=0)
             reply.header.rcode = RCODE.SERVFAIL
             return reply
+        finally:
+            connection.close()
 
 
 class SerialUDPServer(socketserver.UDPServer):
