@@ -114,12 +114,14 @@ def domain_add(*, tenant: Tenant, actor: Actor, site: str, domain: str) -> Custo
     return added
 
 
-def _release(domain: CustomDomain, actor: Actor) -> None:
-    """The domain goes: its row now, its routing and the provider's custom hostname once committed."""
+def _release(domain: CustomDomain, actor: Actor, *, route: bool = True) -> None:
+    """The domain goes: its row now, its routing (unless its site is gone) and the provider's custom
+    hostname once committed."""
     hostname, reference, tenant = domain.hostname, domain.provider_reference, domain.tenant
     site_id = domain.site_id
     domain.delete()
-    _route_site(tenant, site_id)
+    if route:
+        _route_site(tenant, site_id)
     audit_record(actor=actor, action="domain.remove", tenant=tenant, target=hostname)
 
     def withdraw() -> None:
@@ -356,18 +358,8 @@ def domains_site_changed(*, tenant: Tenant, site_id: int) -> list[int]:
 def domains_drop_site(*, tenant: Tenant, site_id: int) -> int:
     """The site is deleted: its domains go with it (and the provider's custom hostnames)."""
     actor = Actor.system("site deletion")
-    dropped = 0
     with transaction.atomic():
-        for domain in CustomDomain.objects.select_for_update().filter(tenant=tenant, site_id=site_id):
-            hostname, reference = domain.hostname, domain.provider_reference
-            domain.delete()
-            audit_record(actor=actor, action="domain.remove", tenant=tenant, target=hostname)
-
-            def withdraw(hostname: str = hostname, reference: str = reference) -> None:
-                from dns.tasks import domain_provider_remove
-
-                domain_provider_remove.delay(hostname, reference)
-
-            transaction.on_commit(withdraw)
-            dropped += 1
-    return dropped
+        dropped = list(CustomDomain.objects.select_for_update().filter(tenant=tenant, site_id=site_id))
+        for domain in dropped:
+            _release(domain, actor, route=False)
+    return len(dropped)

@@ -6,14 +6,10 @@ is no site's again."""
 
 import pytest
 from django.core.management import call_command
-from django_tenants.utils import tenant_context
 
 from dns.models import ZoneRecord
 from kernel.testing import wait_until
-from sites import pipeline
-from sites.models import Site
 from sites.runtimes.local import health
-from sites.tests.conftest import tear_down
 from sites.tests.test_api_sites import _finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,23 +17,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 DOMAIN = "www.their-shop.test"
 
 
-@pytest.fixture
-def api(make_tenant, client_for, api_key_for, site_daemons, celery_worker_thread, dns_server):
-    from sites.runtimes.local.runtime import LocalRuntime
-
-    tenant = make_tenant(slug="acme")
-    client = client_for(tenant, key=api_key_for(tenant))
-    yield tenant, client
-    with tenant_context(tenant):
-        for site in Site.objects.all():
-            tear_down(LocalRuntime(), pipeline.site_spec(site=site, tenant=tenant))
-
-
 def _domain(client) -> dict:
     return client.get(f"/api/v1/sites/shop/domains/{DOMAIN}/").json()
 
 
-def test_add_create_records_verify_and_the_site_answers_on_its_own_domain(api):
+def test_add_create_records_verify_and_the_site_answers_on_its_own_domain(api, dns_server):
+    """`api` is the sites API tests' (dns/tests/conftest.py): tenant acme, a key, real runtime and worker."""
     _, client = api
     created = client.post("/api/v1/sites/", {"name": "shop", "title": "Their Shop"}, format="json")
     assert created.status_code == 202, created.content
