@@ -3,6 +3,12 @@
 #   worker             python -m celery -A aipress worker --loglevel INFO
 #   beat               python -m celery -A aipress beat --loglevel INFO --scheduler django_celery_beat.schedulers:DatabaseScheduler
 # Before a new revision takes traffic, run `python manage.py setup_platform` once (a Cloud Run job).
+# Front-end libraries (Chart.js) from npm, as package-lock.json pins them.
+FROM node:20-slim AS assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -12,6 +18,7 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
+COPY --from=assets /assets/node_modules/chart.js/dist /app/node_modules/chart.js/dist
 # collectstatic needs settings to load; the key used here never serves a request.
 RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0 \
     && useradd --system --uid 10001 aipress && chown -R aipress /app/var

@@ -32,7 +32,8 @@ system:
 services: $(STAMP) system
 	@$(PY) bin/services.py
 
-run: services
+run: services node_modules/.installed
+	@$(PY) manage.py collectstatic --noinput -v0
 	DJANGO_DEBUG=1 $(PY) manage.py setup_platform
 	DJANGO_DEBUG=1 $(PY) manage.py demo
 	@echo "Starting web, worker and beat (Ctrl-C stops them all)."

@@ -66,6 +66,14 @@ def pytest_configure() -> None:
     if isinstance(pool, dict):
         pool["max_size"] = max(int(pool.get("max_size", 8)), 24)
 
+    # Two runs at once on one server (an engineer and a helper): AIPRESS_TEST_DB_SUFFIX gives this run
+    # a test database of its own instead of colliding on test_aipress.
+    suffix = os.environ.get("AIPRESS_TEST_DB_SUFFIX", "")
+    if suffix.isidentifier():
+        from django.db import connections
+
+        connections["default"].settings_dict.setdefault("TEST", {})["NAME"] = f"test_aipress_{suffix.lower()}"
+
     # Fast hashing for test users; production keeps PBKDF2 from settings.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -180,6 +180,14 @@ CELERY_BEAT_SCHEDULE = {
     "tenants-reconcile": {"task": "tenants.tasks.tenants_reconcile", "schedule": 60.0},
     "sites-reconcile": {"task": "sites.tasks.sites_reconcile", "schedule": 60.0},
     "domains-verify": {"task": "dns.tasks.domains_verify_due", "schedule": 30.0},
+    # Costs (docs/costs.md): the local meter every 15 minutes; the days so far re-aggregated hourly
+    # (cheap, and the portal's month to date stays fresh); budgets and anomalies after each.
+    "billing-meter": {"task": "billing.tasks.billing_meter", "schedule": 900.0},
+    "billing-aggregate": {
+        "task": "billing.tasks.billing_aggregate_recent",
+        "schedule": env.float("BILLING_AGGREGATE_SECONDS", default=3600.0),
+    },
+    "billing-budgets": {"task": "billing.tasks.billing_budgets_undo_due", "schedule": 3600.0},
 }
 TENANT_PROVISION_STALE_SECONDS = env.int("TENANT_PROVISION_STALE_SECONDS", default=120)
 
@@ -190,7 +198,29 @@ DRIVERS = {
     "secrets": env("SITES_SECRETS", default="local"),  # where their secrets are kept
     "assistant": env("ASSISTANT", default="local"),  # who reads the chat: offline rules, or Gemini
     "dns": env("DNS_PROVIDER", default="local"),  # who keeps the platform's zone: the database, or Cloudflare
+    "costs": env("BILLING_SOURCE", default="local"),  # where billing-export rows come from: the meter, or BigQuery
 }
+
+# --- Costs (docs/costs.md). The local meter prices what sites use from this list, in BILLING_CURRENCY.
+BILLING_CURRENCY = env("BILLING_CURRENCY", default="USD")
+BILLING_ACCOUNT_ID = env("BILLING_ACCOUNT_ID", default="local-000000-000000")
+BILLING_PRICES: dict[str, str] = {
+    "requests_per_million": "0.40",  # per million requests answered
+    "egress_per_gib": "0.12",  # per GiB of response bodies sent
+    "php_per_hour": "0.0864",  # per hour of PHP request time (0.000024 per vCPU-second)
+    "disk_per_gib_month": "0.17",  # per GiB-month of files and database
+    **env.json("BILLING_PRICES_JSON", default={}),
+}
+# A day's cost is an anomaly above this many times the median of the days before it, and above the floor.
+BILLING_ANOMALY_FACTOR = env.float("BILLING_ANOMALY_FACTOR", default=3.0)
+BILLING_ANOMALY_FLOOR = env("BILLING_ANOMALY_FLOOR", default="1.00")
+BILLING_ANOMALY_BASELINE_DAYS = env.int("BILLING_ANOMALY_BASELINE_DAYS", default=7)
+# The billing export on BigQuery (BILLING_SOURCE=bigquery): `project.dataset.table`.
+BIGQUERY_BILLING_TABLE = env("BIGQUERY_BILLING_TABLE", default="")
+BIGQUERY_PROJECT = env("BIGQUERY_PROJECT", default="")  # the project that runs (and pays for) the query
+BIGQUERY_LOCATION = env("BIGQUERY_LOCATION", default="")
+BIGQUERY_ENDPOINT = env("BIGQUERY_ENDPOINT", default="")  # another base URL: an emulator, the tests
+BIGQUERY_TIMEOUT_SECONDS = env.int("BIGQUERY_TIMEOUT_SECONDS", default=120)
 
 # --- Chat: the assistant. Gemini runs on Vertex AI through the google-genai SDK.
 GOOGLE_CLOUD_PROJECT = env("GOOGLE_CLOUD_PROJECT", default="")
@@ -416,7 +446,8 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Front-end libraries come from npm (package.json) at install time: `make run` and `make test` run `npm ci`.
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist")]
 WHITENOISE_USE_FINDERS = DEBUG
 
 LANGUAGE_CODE = "en-us"

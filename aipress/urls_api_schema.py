@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from billing.urls_api import billing_api_urlpatterns
 from chat.urls_api import chat_api_urlpatterns
 from dns.urls_api import domain_api_urlpatterns
 from sites.urls_api import site_api_urlpatterns
@@ -14,6 +15,7 @@ urlpatterns = [
             tenant_api_urlpatterns
             + site_api_urlpatterns
             + domain_api_urlpatterns
+            + billing_api_urlpatterns
             + chat_api_urlpatterns
             + staff_api_urlpatterns
         ),

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from aipress.urls_common import common_urlpatterns
+from billing.urls_api import billing_api_urlpatterns
 from chat import views as chat_views
 from chat.urls_api import chat_api_urlpatterns
 from tenants import views
@@ -24,6 +25,6 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),
     path("admin/", admin.site.urls),
     path("chat/", chat_views.chat_page, name="staff-chat"),
-    path("api/v1/", include(staff_api_urlpatterns + chat_api_urlpatterns)),
+    path("api/v1/", include(staff_api_urlpatterns + billing_api_urlpatterns + chat_api_urlpatterns)),
     *common_urlpatterns,
 ]

@@ -3,6 +3,8 @@
 from django.urls import include, path
 
 from aipress.urls_common import common_urlpatterns
+from billing import views as billing_views
+from billing.urls_api import billing_api_urlpatterns
 from chat import views as chat_views
 from chat.urls_api import chat_api_urlpatterns
 from dns import views as domain_views
@@ -43,10 +45,18 @@ urlpatterns = [
         name="portal-site-domain-verify",
     ),
     path("sites/<slug:name>/<str:action>/", site_views.site_state, name="portal-site-state"),
+    path("billing/", billing_views.billing_page, name="portal-billing"),
+    path("billing/budgets/remove/", billing_views.budget_remove, name="portal-budget-remove"),
     path("chat/", chat_views.chat_page, name="portal-chat"),
     path(
         "api/v1/",
-        include(tenant_api_urlpatterns + site_api_urlpatterns + domain_api_urlpatterns + chat_api_urlpatterns),
+        include(
+            tenant_api_urlpatterns
+            + site_api_urlpatterns
+            + domain_api_urlpatterns
+            + billing_api_urlpatterns
+            + chat_api_urlpatterns
+        ),
     ),
     *common_urlpatterns,
 ]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chat import tools_costs
 from dns import selectors as domain_selectors
 from dns import services as domain_services
 from kernel.errors import InvalidInput
@@ -60,6 +61,8 @@ class Tool:
     confirm: bool = False  # destroys something or costs money: the person confirms first
     # The question the assistant asks for each missing argument.
     questions: tuple[tuple[str, str], ...] = ()
+    # Staff may call it without naming a tenant: it then answers across tenants (this runner).
+    run_across: Callable[[Actor, dict[str, Any]], "ToolResult"] | None = None
 
     def parameters(self, *, staff: bool) -> dict[str, Any]:
         """The JSON Schema of the arguments, in the shape Gemini's function declarations take."""
@@ -70,7 +73,8 @@ class Tool:
                 "type": "string",
                 "description": "The slug of the organisation (tenant) to act in.",
             }
-            required.insert(0, TENANT_ARGUMENT)
+            if self.run_across is None:
+                required.insert(0, TENANT_ARGUMENT)
         return {"type": "object", "properties": properties, "required": required}
 
     def question(self, argument: str, arguments: dict[str, Any]) -> str:
@@ -405,6 +409,43 @@ REGISTRY: dict[str, Tool] = {
             required=("domain",),
             run=domain_status,
             questions=(("domain", "Which domain?"),),
+        ),
+        Tool(
+            name="tenant_costs",
+            description=(
+                "What the organisation spent (net of credits, with the currency) in a period, per site, "
+                "service or day: which site costs most, what October cost. Staff may group by tenant."
+            ),
+            properties={
+                "period": {
+                    "type": "string",
+                    "description": "this_month (default), last_month, this_year, or a month such as 2026-10.",
+                },
+                "start": {"type": "string", "description": "First day, YYYY-MM-DD (instead of a period)."},
+                "end": {"type": "string", "description": "Last day, YYYY-MM-DD, included (instead of a period)."},
+                "group_by": {
+                    "type": "string",
+                    "enum": list(tools_costs.GROUPS),
+                    "description": "site (default), service or day; staff may also ask for tenant.",
+                },
+            },
+            required=(),
+            run=tools_costs.tenant_costs,
+            run_across=tools_costs.tenant_costs_across,
+        ),
+        Tool(
+            name="set_budget",
+            description=(
+                "Set the monthly budget of the organisation, or of one site: owners and billing members "
+                "get an email at 80% and 100% of it."
+            ),
+            properties={
+                "amount": {"type": "number", "description": "The monthly amount, in the billing currency."},
+                "site": {"type": "string", "description": "A site's name, for that site's own budget."},
+            },
+            required=("amount",),
+            run=tools_costs.set_budget,
+            questions=(("amount", "How much a month?"),),
         ),
         Tool(
             name="help",

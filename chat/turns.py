@@ -43,7 +43,7 @@ from chat.messages import ChatScope, entered, write_message
 from chat.models import ActionState, Conversation, Message, MessageRole, PendingAction
 from chat.progress import follow_operation
 from chat.tools import REGISTRY, TENANT_ARGUMENT, Tool, ToolContext, ToolResult, system_actor_for_staff
-from kernel.errors import Conflict, NotFound, ServiceError
+from kernel.errors import Conflict, InvalidInput, NotFound, ServiceError
 from sites import selectors as site_selectors
 from tenants.audit import Actor, audit_record
 from tenants.models import Tenant
@@ -331,12 +331,12 @@ class Turn:
             self.say(f"There is no organisation “{slug}”.")
         return tenant
 
-    def _actor_in(self, tenant: Tenant) -> Actor:
+    def _actor_in(self, tenant: Tenant | None) -> Actor:
         if self.scope.staff and self.actor.user is not None:
             return system_actor_for_staff(self.actor.user)
         return self.actor
 
-    def _propose(self, name: str, arguments: dict[str, Any]) -> str:  # noqa: PLR0911 - one exit per refusal
+    def _propose(self, name: str, arguments: dict[str, Any]) -> str:  # noqa: PLR0911, PLR0912 - one exit per refusal
         """Check a call the assistant proposed; run it, or ask. Answers "done" when it ran."""
         tool = REGISTRY.get(name)
         if tool is None:
@@ -345,7 +345,7 @@ class Turn:
         arguments = {key: value for key, value in arguments.items() if value not in (None, "")}
         if not self.scope.staff and TENANT_ARGUMENT in arguments:
             named = str(arguments.pop(TENANT_ARGUMENT)).strip().lower()
-            if named != self._own_slug():
+            if named != self._own_slug() and not self._own_site_named(tool, named):
                 self.say(f"I can only act in your own organisation, {self._own_slug()}: nothing was done in “{named}”.")
                 return "refused"
         allowed = tool.parameters(staff=self.scope.staff)
@@ -368,6 +368,8 @@ class Turn:
             self.say(tool.question(missing[0], arguments))
             return "asked"
         self.state.pop("pending", None)
+        if self.scope.staff and tool.run_across is not None and TENANT_ARGUMENT not in arguments:
+            return "done" if self._execute(tool, arguments, None) else "failed"  # across tenants
         tenant = self._tenant_for(arguments)
         if tenant is None:
             return "refused"
@@ -380,6 +382,18 @@ class Turn:
             self._ask_confirmation(tool, arguments)
             return "confirm"
         return "done" if self._execute(tool, arguments, tenant) else "failed"
+
+    def _own_site_named(self, tool: Tool, named: str) -> bool:
+        """ "how much did blog cost?": a member's own site, read as a name of an organisation by a tool
+        that takes no site (tenant_costs answers per site anyway). Not another tenant, not refused."""
+        tenant = self.scope.tenant
+        if tenant is None or "site" in tool.properties:
+            return False
+        try:
+            names = {site.slug for site in site_selectors.site_list(tenant=tenant, actor=self.actor)}
+        except ServiceError:
+            return False
+        return named in names
 
     def _offered_a_match(self, tool: Tool, arguments: dict[str, Any], tenant: Tenant) -> bool:
         """A site that does not exist but is spelt like one that does: offer it, run nothing."""
@@ -416,14 +430,19 @@ class Turn:
 
     # -- running a call
 
-    def _execute(self, tool: Tool, arguments: dict[str, Any], tenant: Tenant) -> bool:
+    def _execute(self, tool: Tool, arguments: dict[str, Any], tenant: Tenant | None) -> bool:
         """Run the call as the acting user; record it, and follow the operation it queued."""
         shown = _shown_arguments(tool, arguments)
         record = {"name": tool.name, "arguments": shown, "status": "running"}
         message = write_message(self.scope, self.conversation.pk, role=MessageRole.TOOL, text=tool.name, data=record)
         call = {"name": tool.name, "arguments": shown}
         try:
-            outcome: ToolResult = tool.run(ToolContext(tenant=tenant, actor=self._actor_in(tenant)), arguments)
+            if tenant is None and tool.run_across is not None:
+                outcome: ToolResult = tool.run_across(self._actor_in(None), arguments)
+            elif tenant is not None:
+                outcome = tool.run(ToolContext(tenant=tenant, actor=self._actor_in(tenant)), arguments)
+            else:
+                raise InvalidInput("Name the organisation (tenant) to act in.")
         except ServiceError as exc:
             result = {"ok": False, "message": exc.message}
             status = "failed"
@@ -445,7 +464,7 @@ class Turn:
         self.result.tool_calls.append({**call, "status": status, "result": result})
         if arguments.get("sensitive") and tool.name == "set_env_var":
             self._forget_value(str(arguments.get("value", "")))
-        if status == "succeeded" and outcome.operation is not None:
+        if status == "succeeded" and outcome.operation is not None and tenant is not None:
             progress = write_message(
                 self.scope,
                 self.conversation.pk,

@@ -4,7 +4,7 @@
 from typing import Any
 
 from sites import signals as site_signals
-from sites.models import OperationKind, OperationState
+from sites.models import OperationKind
 from tenants import lifecycle
 from tenants.models import Tenant
 
@@ -13,26 +13,15 @@ _ROUTING = {OperationKind.DOMAINS, OperationKind.CREATE, OperationKind.RETRY, Op
 
 
 def _operation_changed(sender: type, *, tenant: Tenant, payload: dict[str, Any], **kwargs: Any) -> None:
-    from django_tenants.utils import tenant_context
-
     from dns import services
-    from sites.models import SiteOperation
 
-    if payload.get("state") != OperationState.SUCCEEDED:
+    found = site_signals.succeeded_operation_site(tenant=tenant, payload=payload)
+    if found is None:
         return
-    kind = payload.get("kind")
-    if kind not in _ROUTING and kind != OperationKind.DELETE:
-        return
-    operation_id = payload.get("operation")
-    if not isinstance(operation_id, int):
-        return
-    with tenant_context(tenant):
-        site_id = SiteOperation.objects.filter(pk=operation_id).values_list("site_id", flat=True).first()
-    if site_id is None:
-        return
+    kind, site_id = found
     if kind == OperationKind.DELETE:
         services.domains_drop_site(tenant=tenant, site_id=site_id)
-    else:
+    elif kind in _ROUTING:
         services.domains_site_changed(tenant=tenant, site_id=site_id)
 
 

@@ -27,6 +27,20 @@ def send_operation_changed(*, tenant: Tenant, payload: dict[str, Any]) -> None:
             logger.error("a listener of operation_changed failed", exc_info=outcome, extra={"receiver": str(receiver)})
 
 
+def succeeded_operation_site(*, tenant: Tenant, payload: dict[str, Any]) -> tuple[str, int] | None:
+    """For a listener of operation_changed: the kind and site id of an operation that succeeded."""
+    from django_tenants.utils import tenant_context
+
+    from sites.models import OperationState, SiteOperation
+
+    operation_id = payload.get("operation")
+    if payload.get("state") != OperationState.SUCCEEDED or not isinstance(operation_id, int):
+        return None
+    with tenant_context(tenant):
+        site_id = SiteOperation.objects.filter(pk=operation_id).values_list("site_id", flat=True).first()
+    return (str(payload.get("kind")), site_id) if site_id is not None else None
+
+
 def _suspended(sender: type, *, tenant: Tenant, **kwargs: Any) -> None:
     from sites.tasks import follow_tenant
 

@@ -9,7 +9,7 @@ PORTAL_NAV = [
     ("Overview", "portal-home", True),
     ("Sites", "portal-sites", True),
     ("Chat", "portal-chat", True),
-    ("Billing", None, False),
+    ("Billing", "portal-billing", True),
     ("Team", "portal-team", True),
     ("API keys", "portal-api-keys", True),
     ("Settings", "portal-settings", True),

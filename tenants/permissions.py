@@ -71,7 +71,10 @@ class IsPlatformStaff(BasePermission):
 
 
 def member_required(
-    view: Callable[..., HttpResponse] | None = None, *, roles: frozenset[str] | None = None
+    view: Callable[..., HttpResponse] | None = None,
+    *,
+    roles: frozenset[str] | None = None,
+    refused: str = "Only owners and admins can do this.",
 ) -> Callable[..., Any]:
     """Portal pages: sign-in required; non-members see 404. Platform staff who are not members may
     look (GET, HEAD) but change nothing, the same rule as the API."""
@@ -90,7 +93,7 @@ def member_required(
                 if request.method not in SAFE_METHODS:
                     raise PermissionDenied("Staff can look at an organisation's portal but change it only as a member.")
             elif roles is not None and role not in roles:
-                raise PermissionDenied("Only owners and admins can do this.")
+                raise PermissionDenied(refused)
             return func(request, *args, **kwargs)
 
         return wrapper

@@ -10,7 +10,8 @@ from chat.assistants.local.interpreter import answer_for, interpret
 MODEL = "local"
 NOT_UNDERSTOOD = (
     "I did not understand that as something I can do. I can create, list, check, suspend, resume and "
-    "delete sites, and set, remove or list their env vars. Say “help” for the list."
+    "delete sites, set, remove or list their env vars, add and check domains, tell what was spent and "
+    "set budgets. Say “help” for the list."
 )
 
 

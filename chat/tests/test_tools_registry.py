@@ -24,8 +24,12 @@ FIXED = {
     "add_domain": ["site", "domain"],
     "remove_domain": ["domain"],
     "domain_status": ["domain"],
+    "tenant_costs": ["period", "start", "end", "group_by"],
+    "set_budget": ["amount", "site"],
     "help": [],
 }
+# Staff may call these without naming a tenant: they then answer across tenants.
+ACROSS_TENANTS = {"tenant_costs"}
 
 
 def test_tool_names_and_arguments_are_the_fixed_ones():
@@ -35,9 +39,21 @@ def test_tool_names_and_arguments_are_the_fixed_ones():
     for name, schema in staff.items():
         expected = FIXED[name] + (["tenant"] if name != "help" else [])
         assert sorted(schema["properties"]) == sorted(expected)
-        if name != "help":
+        if name in ACROSS_TENANTS:
+            assert "tenant" not in schema["required"]
+        elif name != "help":
             assert schema["required"][0] == "tenant"
     assert {name for name, tool in REGISTRY.items() if tool.confirm} == {"delete_site", "suspend_site", "remove_domain"}
+    assert {name for name, tool in REGISTRY.items() if tool.run_across is not None} == ACROSS_TENANTS
+
+
+def test_the_cost_tools_require_what_they_cannot_do_without():
+    members = {d["name"]: d["parameters"] for d in declarations(staff=False)}
+    assert members["tenant_costs"]["required"] == []  # the period defaults to this month
+    assert members["set_budget"]["required"] == ["amount"]
+    assert members["set_budget"]["properties"]["amount"]["type"] == "number"
+    staff = {d["name"]: d["parameters"] for d in declarations(staff=True)}
+    assert staff["set_budget"]["required"] == ["tenant", "amount"]  # a budget is always some tenant's
 
 
 def test_docs_chat_md_lists_the_tools_as_the_registry_has_them():

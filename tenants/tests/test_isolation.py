@@ -11,6 +11,8 @@ from django.urls import URLPattern
 from django_tenants.utils import tenant_context
 
 from aipress.asgi import application
+from billing.models import Budget
+from billing.urls_api import billing_api_urlpatterns
 from chat.models import Message
 from chat.urls_api import chat_api_urlpatterns
 from kernel.testing import wait_until
@@ -44,6 +46,10 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
     from chat.messages import ChatScope
 
     b_conversation = chat_services.conversation_start(scope=ChatScope(tenant=b), actor=Actor.of_user(b_owner))
+    from billing import services as billing_services
+
+    billing_services.budget_set(tenant=b, actor=Actor.of_user(b_owner), amount="100")
+    billing_services.budget_set(tenant=b, actor=Actor.of_user(b_owner), amount="10", site="bravo-blog")
     return {
         "a": a,
         "b": b,
@@ -57,6 +63,8 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
             "key": "STRIPE_KEY",
             "operation_id": b_operation.pk,
             "conversation_id": b_conversation.pk,
+            "tenant": b.slug,
+            "site": "bravo-blog",
         },
     }
 
@@ -82,6 +90,12 @@ OBJECT_CALLS = [
     ("put", "sites/{name}/env/{key}/", {"value": "x"}),
     ("delete", "sites/{name}/env/{key}/", None),
     ("get", "chat/conversations/{conversation_id}/", None),
+    ("get", "tenants/{tenant}/billing", None),
+    ("get", "tenants/{tenant}/budgets/", None),
+    ("put", "tenants/{tenant}/budget", {"amount": "1"}),
+    ("delete", "tenants/{tenant}/budget", None),
+    ("put", "tenants/{tenant}/budgets/{site}", {"amount": "1", "action": "suspend"}),
+    ("delete", "tenants/{tenant}/budgets/{site}", None),
 ]
 
 
@@ -96,17 +110,23 @@ def _snapshot(tenant):
         sorted(Membership.objects.filter(tenant=tenant).values_list("pk", "role")),
         sorted(Invitation.objects.filter(tenant=tenant).values_list("pk", "revoked_at")),
         sorted(ApiKey.objects.filter(tenant=tenant).values_list("pk", "revoked_at")),
+        sorted(Budget.objects.filter(tenant=tenant).values_list("site_slug", "amount", "action")),
     )
 
 
 def test_every_object_route_is_covered():
     routes = {
         str(p.pattern)
-        for p in tenant_api_urlpatterns + site_api_urlpatterns + chat_api_urlpatterns
+        for p in tenant_api_urlpatterns + site_api_urlpatterns + chat_api_urlpatterns + billing_api_urlpatterns
         if isinstance(p, URLPattern) and "<" in str(p.pattern)
     }
     covered = {
-        path.replace("{name}", "<slug:name>").replace("{key}", "<str:key>").replace("{", "<int:").replace("}", ">")
+        path.replace("{name}", "<slug:name>")
+        .replace("{tenant}", "<slug:tenant>")
+        .replace("{site}", "<slug:site>")
+        .replace("{key}", "<str:key>")
+        .replace("{", "<int:")
+        .replace("}", ">")
         for _, path, _ in OBJECT_CALLS
     }
     assert routes == covered, "a new object endpoint needs an isolation case in OBJECT_CALLS"

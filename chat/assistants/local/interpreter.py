@@ -1,6 +1,7 @@
 """The local assistant's interpreter: one English message -> one proposed tool call, offline and
 deterministic. The output depends only on the words (a site that does not exist is still the site
-named); the tools, their arguments and what each requires come from the registry (chat.tools).
+named) and, for a month named without its year, on today's date; the tools, their arguments and what
+each requires come from the registry (chat.tools).
 
 How a message is read:
 1. Tokens (text.py): words with their place in the text; quoted passages are kept whole.
@@ -9,6 +10,8 @@ How a message is read:
    env var verbs; words of state ask for a status; "what can you do" for help. A message that is a
    plain yes or no (reply_kind) is no action, nor is a verb under "don't".
 4. Arguments (slots.py, whose docstring gives the rules for names, titles, keys and values).
+5. Money (costs.py): words of money ask what was spent or set a budget, before domains and sites are
+   considered; the period, grouping and amount come from there, names still from slots.py.
 
 Conventions the turn loop can rely on:
 - `site` and `tenant` are lowercased single words; `key` is uppercased; `title` and `value` keep their
@@ -24,6 +27,8 @@ Conventions the turn loop can rely on:
 - `status` (list_sites) is one of the registry's statuses; synonyms are mapped (live -> ready, ...).
 - `tenant` is read only when staff=True; a member's "of acme" is ignored (the turn loop, which also
   asks interpret(text, staff=True) for a named tenant, refuses other tenants).
+- `period` is left out when no time is said (the tool's default is this month); a month without its
+  year is resolved against `django.utils.timezone.now()`. `amount` is a number (int when whole).
 - `missing` lists the required arguments (registry order, staff adds `tenant` first) not found.
 """
 
@@ -31,7 +36,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from chat.assistants.local import replies, slots
+from chat.assistants.local import costs, replies, slots
 from chat.assistants.local import vocabulary as v
 from chat.assistants.local.intent import (
     DOMAIN_SHAPE,
@@ -90,24 +95,31 @@ class _Reading:
     events: list[Event]
     acting: set[int]  # tokens that are verbs or parts of phrases
     key: int | None
+    money: costs.Money | None  # its words of money, period and amount (None: it says nothing of money)
 
     @classmethod
     def of(cls, text: str) -> "_Reading":
         tokens = words(text)
         strong = slots.strong_names(text, tokens)
         events, acting = verb_events(tokens, strong)
-        return cls(text, tokens, strong, events, acting, slots.find_key(tokens, events, shouting(text)))
+        shouted = shouting(text)
+        key = slots.find_key(tokens, events, shouted)
+        if key is not None and v.money_word(tokens[key].low) and not slots.capitals(tokens[key], shouted):
+            key = None  # "set budget to 300": the budget, not an env var called BUDGET
+        return cls(text, tokens, strong, events, acting, key, costs.read(text, tokens, strong))
 
     def tool(self) -> str | None:
         if not self.tokens or (not self.events and negated_only(self.tokens)):
             return None
         found = signals(self.tokens, self.events, self.key)
-        about_domain = None if found.help and not self.events else domain_tool(self.tokens, self.events, self.key)
-        return about_domain or choose(found, self.events)
+        if found.help and not self.events:
+            return choose(found, self.events)  # "what can you do?", even about costs
+        about_money = costs.tool(self.money, self.tokens, self.events, self.key, found)
+        return about_money or domain_tool(self.tokens, self.events, self.key) or choose(found, self.events)
 
-    def names(self, used: list[Span], creating: bool, upto: int | None = None) -> slots.Names:
+    def names(self, used: list[Span], creating: bool, upto: int | None = None, money: bool = False) -> slots.Names:
         tokens = self.tokens if upto is None else self.tokens[:upto]
-        return slots.names(tokens, self.acting, used, self.strong, creating)
+        return slots.names(tokens, self.acting, used, self.strong, creating, money=money)
 
 
 def _title(reading: _Reading, used: list[Span]) -> str | None:
@@ -158,7 +170,11 @@ def _arguments(reading: _Reading, tool: str, staff: bool) -> dict[str, Any]:
         token = reading.tokens[at]
         used.append(Span(token.text, token.start, token.end))
         found["domain"] = token.low.strip().rstrip(".")
-    names = reading.names(used, creating=tool == "create_site")
+    money = tool in costs.COST_TOOLS and reading.money is not None
+    if money and reading.money is not None:
+        found |= costs.arguments(reading.money, tool, reading.tokens, staff)
+        used += costs.spans(reading.money, reading.tokens)
+    names = reading.names(used, creating=tool == "create_site", money=money)
     properties = REGISTRY[tool].properties
     site = names.site() if "site" in properties else None
     if site is None and "site" in properties and tool != "create_site":
@@ -166,7 +182,7 @@ def _arguments(reading: _Reading, tool: str, staff: bool) -> dict[str, Any]:
     if site:
         found["site"] = site
     if staff:
-        tenant = names.tenant(site)
+        tenant = _costs_tenant(reading, names) if tool == "tenant_costs" else names.tenant(site)
         if tenant:
             found[TENANT_ARGUMENT] = tenant
     if "status" in properties:
@@ -174,6 +190,20 @@ def _arguments(reading: _Reading, tool: str, staff: bool) -> dict[str, Any]:
         if status:
             found["status"] = status
     return found
+
+
+def _costs_tenant(reading: _Reading, names: slots.Names) -> str | None:
+    """Whose costs: the tool has no site, so a name is the tenant's ("the costs of acme", "acme's
+    bill"), except a site by its place ("the blog site") or what money was spent on ("spent on blog"):
+    a member asking about one of their sites is then not taken for naming another organisation."""
+    spent_on = {
+        name
+        for index, token in enumerate(reading.tokens)
+        if (name := name_of(token)) is not None and slots.after_word(reading.tokens, index, frozenset({"on"}))
+    }
+    owners = [name for strength, name in names.sites if strength == 1]  # "acme's costs"
+    ranked = names.tenants + owners + [name for _, name in sorted(names.others) if name not in spent_on]
+    return ranked[0] if ranked else None
 
 
 def _complete(tool: str, found: dict[str, Any], staff: bool) -> Interpretation:
@@ -305,7 +335,7 @@ def _status_answer(text: str) -> str | None:
     return slots.status(words(text), SITE_STATUSES)
 
 
-def answer_for(text: str, *, argument: str, tool: str) -> str | None:
+def answer_for(text: str, *, argument: str, tool: str) -> str | int | float | None:  # noqa: PLR0911 - one exit per argument
     """The value of `argument` when `text` answers the question asking for it, or None when the text is
     empty or clearly a new request ("list my sites", "help", "cancel")."""
     if not text.strip() or _new_request(text, tool, argument):
@@ -321,4 +351,6 @@ def answer_for(text: str, *, argument: str, tool: str) -> str | None:
     if argument == "domain":
         shaped = [t.low.strip().rstrip(".") for t in words(text) if DOMAIN_SHAPE.fullmatch(t.low.strip())]
         return shaped[0] if len(shaped) == 1 else None
+    if argument == "amount":
+        return costs.amount_in(text)  # "200", "$150 a month", "make it 2k"
     return None

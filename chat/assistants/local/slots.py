@@ -144,7 +144,7 @@ _KEY_SKIP = frozenset(
 )
 
 
-def _capitals(token: Token, shouted: bool) -> bool:
+def capitals(token: Token, shouted: bool) -> bool:
     """An env var's look: CAPITALS or an_underscore (capitals count for nothing in a shouted message)."""
     if not key_shaped(token):
         return False
@@ -162,7 +162,7 @@ def _key_after(tokens: list[Token], event: Event, shouted: bool) -> int | None:
     if index is None or not key_shaped(tokens[index]) or tokens[index].low in v.FUNCTION_WORDS:
         return None
     token = tokens[index]
-    if _capitals(token, shouted) and ("_" in token.text or event.kind != "delete" or _has_from(tokens, index)):
+    if capitals(token, shouted) and ("_" in token.text or event.kind != "delete" or _has_from(tokens, index)):
         return index
     if event.kind == "unset" or (event.kind == "set" and _assigned(tokens, index)):
         return index
@@ -179,13 +179,13 @@ def find_key(tokens: list[Token], events: list[Event], shouted: bool) -> int | N
         # "api_key=1", "DEBUG=1"; a plain word only right after "set" ("set debug=1"), so that a value's
         # own "x=1" (in a URL) is not taken for the name.
         plain_after_set = index > 0 and tokens[index - 1].canon in v.SET | v.UNSET
-        looks_like_key = _capitals(token, shouted) or plain_after_set
+        looks_like_key = capitals(token, shouted) or plain_after_set
         if tokens[index + 1].low == "=" and key_shaped(token) and not token.quoted and looks_like_key:
             return index
     for index in range(len(tokens) - 1):
         if _is_calling(tokens, index) or tokens[index].canon in v.ENV_NOUNS | {"secret"}:
             following = _next_word(tokens, index, _KEY_SKIP | {"it", ":"})
-            if following is not None and _capitals(tokens[following], shouted):
+            if following is not None and capitals(tokens[following], shouted):
                 return following
     for event in events:
         if event.kind in {"set", "unset", "delete", "create"}:
@@ -290,7 +290,7 @@ def _before_tenant_word(tokens: list[Token], index: int) -> bool:
     return index + 1 < len(tokens) and tokens[index + 1].canon in v.TENANT_NOUNS
 
 
-def _after(tokens: list[Token], index: int, words: frozenset[str]) -> bool:
+def after_word(tokens: list[Token], index: int, words: frozenset[str]) -> bool:
     """The word before `index` (past "the", "my", "our") is one of `words`."""
     position = index - 1
     while position >= 0 and tokens[position].low in _DETERMINERS:
@@ -329,14 +329,17 @@ def strong_names(text: str, tokens: list[Token]) -> set[int]:
     return found
 
 
-def _possessive(tokens: list[Token], index: int, names: Names, used: list[Span]) -> None:
-    """ "acme's blog", "acme's sites": acme owns them (a tenant); "blog's env vars": blog is the site."""
+def _possessive(tokens: list[Token], index: int, names: Names, used: list[Span], money: bool) -> None:
+    """ "acme's blog", "acme's sites": acme owns them (a tenant); "blog's env vars": blog is the site, and
+    so is it in "blog's budget" when the message is about money (elsewhere "acme's billing site" keeps
+    its tenant and its site called billing)."""
     following = _next_word(tokens, index)
     owned = tokens[following] if following is not None else None
     name = name_here(tokens[index], used)
     if name is None:
         return
-    if owned is not None and owned.canon in v.STATUS_NOUNS | v.ENV_NOUNS | v.ENV_PLURALS:
+    owns_money = money and owned is not None and not owned.quoted and bool(v.money_word(owned.low))
+    if owned is not None and (owned.canon in v.STATUS_NOUNS | v.ENV_NOUNS | v.ENV_PLURALS or owns_money):
         names.sites.append((1, name))
         return
     names.tenants.append(name)
@@ -349,8 +352,8 @@ def _possessive(tokens: list[Token], index: int, names: Names, used: list[Span])
 def _weak_place(tokens: list[Token], index: int, verbs: set[int], creating: bool) -> str | None:
     """Why a word in no special place may still be a name: "object" (of a verb), "site", "tenant" (create's
     "for X"), or None."""
-    if _after(tokens, index, _PREPOSITIONS):
-        if creating and _after(tokens, index, frozenset({"for"})):
+    if after_word(tokens, index, _PREPOSITIONS):
+        if creating and after_word(tokens, index, frozenset({"for"})):
             return None if tokens[index - 1].low in _DETERMINERS else "tenant"
         return "site"
     position = index - 1
@@ -359,14 +362,16 @@ def _weak_place(tokens: list[Token], index: int, verbs: set[int], creating: bool
     if position in verbs and not (creating and tokens[index - 1].low in {"my", "our"}):
         return "object"
     after = tokens[index + 1] if index + 1 < len(tokens) else None
-    if _after(tokens, index, frozenset({"is", "does", "did", "has"})):
+    if after_word(tokens, index, frozenset({"is", "does", "did", "has"})):
         return "site"
     if after is not None and (after.low in {"is", "has"} or after.canon in v.STATUS_NOUNS | v.ENV_NOUNS):
         return "site"
     return None
 
 
-def names(tokens: list[Token], verbs: set[int], used: list[Span], strong: set[int], creating: bool) -> Names:
+def names(
+    tokens: list[Token], verbs: set[int], used: list[Span], strong: set[int], creating: bool, *, money: bool = False
+) -> Names:
     found = Names(sites=[], tenants=[], others=[])
     owned: set[int] = set()
     for index, token in enumerate(tokens):
@@ -374,12 +379,12 @@ def names(tokens: list[Token], verbs: set[int], used: list[Span], strong: set[in
             continue
         name = name_here(token, used)
         if token.possessive:
-            _possessive(tokens, index, found, used)
+            _possessive(tokens, index, found, used, money)
             following = _next_word(tokens, index)
             owned |= {following} if following is not None else set()
         elif name is None:
             continue
-        elif _after(tokens, index, v.TENANT_NOUNS) or _before_tenant_word(tokens, index):
+        elif after_word(tokens, index, v.TENANT_NOUNS) or _before_tenant_word(tokens, index):
             found.tenants.append(name)
         elif index in strong:
             found.sites.append((0 if _label(tokens, index) else 2, name))

@@ -136,6 +136,24 @@ def _mended(word: str) -> str:
     return _WORDS[target]
 
 
+# --- Money: what a cost question or a budget says -----------------------------------------------------
+# Kept out of the words above on purpose: a site may well be called "billing" or "budget", and a known
+# word is never a name there ("the billing site", "delete budget" must keep working). These words
+# count only where costs.py asks about them, with their own typo rule (money_word).
+
+COST_WORDS = wordlist(
+    """cost costs costing costed costly spend spends spending spendings spent bill bills billing billed
+    invoice invoices invoiced expense expenses expensive expenditure expenditures charge charges charged
+    pay paying paid payment payments price prices pricing money owe owed fee fees"""
+)
+BUDGET_WORDS = frozenset({"budget", "budgets", "budgeted", "budgeting"})
+# Words of a ceiling: a budget when an amount or a cost word goes with them ("limit blog to 50 a month").
+LIMIT_WORDS = frozenset({"limit", "limits", "cap", "caps", "capped", "ceiling", "allowance", "max", "maximum"})
+CURRENCY_WORDS = frozenset(
+    {"dollar", "dollars", "usd", "eur", "euro", "euros", "gbp", "pound", "pounds", "bucks", "$", "€", "£"}
+)
+
+
 @lru_cache(maxsize=4096)
 def canonical(word: str) -> str:
     """The known word that `word` (lowercased) stands for, or "" for any other word."""
@@ -144,3 +162,34 @@ def canonical(word: str) -> str:
     if word in FUNCTION_WORDS or not word.replace("-", "").isalpha():
         return ""
     return _stem(word) or _mended(word)
+
+
+_MONEY_KINDS = (
+    dict.fromkeys(COST_WORDS, "cost") | dict.fromkeys(BUDGET_WORDS, "budget") | dict.fromkeys(LIMIT_WORDS, "limit")
+)
+_MONEY_TARGETS = sorted(word for word in COST_WORDS | BUDGET_WORDS | {"limit"} if len(word) >= 5)
+# English words one slip from a word of money.
+_NOT_MONEY_TYPOS = frozenset({"sped", "spew", "pacing", "coasting", "monkey", "pries", "bided"})
+
+
+@lru_cache(maxsize=4096)
+def money_word(word: str) -> str:
+    """ "cost", "budget" or "limit" for a word of money (typos mended: "spnt", "buget"), else "".
+
+    A typo counts at one slip from a word of five letters or more, with the first two letters right
+    ("send" is no "spend", "sending" no "spending"); a typed word of five letters or fewer only by a
+    dropped or swapped letter ("spnt", "spedn"), since one changed letter makes another word ("speed"
+    is no "spend", "coast" no "costs"). A word the vocabulary knows is never a typo of these
+    ("changed" is no "charged")."""
+    if word in _MONEY_KINDS:
+        return _MONEY_KINDS[word]
+    if len(word) < 4 or word in _NOT_MONEY_TYPOS or not word.isalpha() or canonical(word):
+        return ""
+    found = process.extractOne(word, _MONEY_TARGETS, scorer=OSA.distance, score_cutoff=1)
+    if found is None:
+        return ""
+    target = str(found[0])
+    dropped_or_swapped = len(word) < len(target) or sorted(word) == sorted(target)
+    if target[:2] != word[:2] or (len(word) <= 5 and not dropped_or_swapped):
+        return ""
+    return _MONEY_KINDS[target]
