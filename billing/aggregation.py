@@ -64,7 +64,8 @@ _MERGE = f"""
 INSERT INTO {CostRecord._meta.db_table}
     (tenant_id, tenant_label, site_label, site_slug, service, day, currency, gross, credits, net, updated_at)
 SELECT t.id, d.tenant_label, d.site_label, COALESCE(MAX(s.slug), ''), d.service, d.day, d.currency,
-       SUM(d.gross), SUM(d.credits), SUM(d.gross) + SUM(d.credits), %(stamp)s
+       ROUND(SUM(d.gross), 6), ROUND(SUM(d.credits), 6), ROUND(SUM(d.gross), 6) + ROUND(SUM(d.credits), 6),
+       %(stamp)s
 FROM {_DAILY_TABLE} d
 LEFT JOIN {Tenant._meta.db_table} t ON t.id = {_NUMBER.format("d.tenant_label")}
 LEFT JOIN {SiteRecord._meta.db_table} s ON s.tenant_id = t.id AND s.site_id = {_NUMBER.format("d.site_label")}

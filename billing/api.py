@@ -139,7 +139,8 @@ class BillingApi(APIView):
 class BudgetSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
     currency = serializers.CharField(required=False, min_length=3, max_length=3)
-    action = serializers.ChoiceField(choices=BudgetAction.choices, required=False, default=BudgetAction.NOTIFY)
+    # Left out: the budget keeps what it does at 100% (a new one only notifies).
+    action = serializers.ChoiceField(choices=BudgetAction.choices, required=False)
 
 
 def budget_body(item: dict[str, Any]) -> dict[str, Any]:
@@ -185,7 +186,7 @@ class TenantBudgetApi(APIView):
             actor=Actor.from_request(request),
             amount=data["amount"],
             currency=data.get("currency"),
-            action=data["action"],
+            action=data.get("action"),
         )
         return _budget_answer(request, found, None)
 
@@ -212,7 +213,7 @@ class SiteBudgetApi(APIView):
             amount=data["amount"],
             site=site,
             currency=data.get("currency"),
-            action=data["action"],
+            action=data.get("action"),
         )
         return _budget_answer(request, found, budget.site_slug)
 

@@ -269,9 +269,12 @@ def meter_site(record: SiteRecord, *, now: datetime | None = None) -> int | None
         if found is not None:
             identity, size = found
             # A new file (rotated, recreated) or a shorter one (truncated) is read from its start.
-            offset = cursor.log_offset if identity == cursor.log_identity and size >= cursor.log_offset else 0
+            same = identity == cursor.log_identity and size >= cursor.log_offset
+            if not same and (cursor.log_identity or cursor.log_offset):
+                cursor.log_generation += 1
+            offset = cursor.log_offset if same else 0
             hours, after = read_log(log, offset)
-            cursor_key = f"meter:t{record.tenant_id}_s{record.site_id}:{identity}:{offset}"
+            cursor_key = f"meter:t{record.tenant_id}_s{record.site_id}:{identity}:{cursor.log_generation}:{offset}"
             rows.extend(_log_rows(record.tenant_id, record.site_id, cursor_key, hours))
             cursor.log_identity, cursor.log_offset = identity, after
         if cursor.disk_charged_to is None:

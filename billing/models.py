@@ -141,6 +141,9 @@ class MeterCursor(models.Model):
     site_id = models.BigIntegerField()
     log_identity = models.CharField(max_length=64, blank=True, help_text="device:inode of the log read")
     log_offset = models.BigIntegerField(default=0)
+    # Counts the times the log was read again from its start (rotated, truncated): part of every row's
+    # key, so a new file's first lines never take the keys of the old file's.
+    log_generation = models.PositiveIntegerField(default=0)
     disk_charged_to = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -187,11 +190,15 @@ class BudgetNotice(models.Model):
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="notices")
     month = models.DateField()
     percent = models.PositiveSmallIntegerField()
+    # The amount it was a percentage of: a budget raised later is told about again at its new levels.
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
     spent = models.DecimalField(max_digits=18, decimal_places=6)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["budget", "month", "percent"], name="budget_notice_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "month", "percent", "amount"], name="budget_notice_once")
+        ]
 
     def __str__(self) -> str:
         return f"{self.percent}% of {self.month:%Y-%m}"
@@ -205,6 +212,9 @@ class BudgetEnforcement(models.Model):
     site_id = models.BigIntegerField()
     site_slug = models.CharField(max_length=64)
     month = models.DateField()
+    # The budget it acted at: raised and overspent again, it acts again; a person's undo at the same
+    # amount is left alone.
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
     action = models.CharField(max_length=16, choices=BudgetAction.choices)
     previous_workers = models.PositiveSmallIntegerField(null=True, blank=True)
     applied_at = models.DateTimeField(auto_now_add=True)
@@ -212,7 +222,10 @@ class BudgetEnforcement(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "site_id", "month"], name="budget_enforcement_once"),
+            # At most one open at a time per site.
+            models.UniqueConstraint(
+                fields=["tenant", "site_id"], condition=models.Q(undone_at__isnull=True), name="budget_enforcement_open"
+            ),
         ]
 
     def __str__(self) -> str:

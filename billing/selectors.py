@@ -121,7 +121,10 @@ def costs_report(*, tenant: Tenant, actor: Actor, start: date, end: date, group_
         total = totals.setdefault(row["currency"], {"gross": Decimal(0), "credits": Decimal(0), "net": Decimal(0)})
         for part in ("gross", "credits", "net"):
             total[part] += row[part]
-    labelled = records.aggregate(all=Sum("net"), sited=Sum("net", filter=~Q(site_label="")))
+    # In the tenant's main currency: amounts of two currencies do not add up.
+    labelled = records.filter(currency=main_currency(tenant)).aggregate(
+        all=Sum("net"), sited=Sum("net", filter=~Q(site_label=""))
+    )
     share = None
     if labelled["all"]:
         share = (Decimal(labelled["sited"] or 0) / Decimal(labelled["all"])).quantize(Decimal("0.0001"))
@@ -171,8 +174,10 @@ def forecast_month(daily: dict[date, Decimal], today: date) -> Decimal:
     first = month_start(today)
     complete = [first + timedelta(days=n) for n in range((today - first).days)]
     so_far = sum((daily.get(day, Decimal(0)) for day in complete), Decimal(0))
-    recent = [today - timedelta(days=n) for n in range(1, 8)]
-    mean = sum((daily.get(day, Decimal(0)) for day in recent), Decimal(0)) / Decimal(7)
+    # The last seven complete days, or fewer when the cost began since (a new tenant's two days).
+    began = min((day for day, net in daily.items() if net), default=today)
+    recent = [today - timedelta(days=n) for n in range(1, 8) if today - timedelta(days=n) >= began]
+    mean = sum((daily.get(day, Decimal(0)) for day in recent), Decimal(0)) / Decimal(max(1, len(recent)))
     remaining = (month_end(today) - today).days + 1
     return (so_far + mean * remaining).quantize(Decimal("0.01"))
 
@@ -249,19 +254,26 @@ def staff_cost_overview(*, actor: Actor, today: date | None = None, limit: int =
     first, last_first = month_start(today), previous_month(today)
     this_month = Q(day__range=(first, today))
     last_month = Q(day__range=(last_first, month_end(last_first)))
+    # Last month to the same day: what this month so far compares with.
+    last_to_date = Q(day__range=(last_first, min(month_end(last_first), last_first + (today - first))))
     top = list(
         CostRecord.objects.filter(tenant__isnull=False)
         .filter(this_month | last_month)
         .values("tenant__slug", "tenant__name", "currency")
-        .annotate(this_month=Sum("net", filter=this_month), last_month=Sum("net", filter=last_month))
+        .annotate(
+            this_month=Sum("net", filter=this_month),
+            last_month=Sum("net", filter=last_month),
+            last_to_date=Sum("net", filter=last_to_date),
+        )
         .order_by(F("this_month").desc(nulls_last=True))[:limit]
     )
     for row in top:
         row["this_month"] = row["this_month"] or Decimal(0)
         row["last_month"] = row["last_month"] or Decimal(0)
+        row["last_to_date"] = row["last_to_date"] or Decimal(0)
         row["change"] = (
-            ((row["this_month"] - row["last_month"]) / row["last_month"] * 100).quantize(Decimal("0.1"))
-            if row["last_month"]
+            ((row["this_month"] - row["last_to_date"]) / row["last_to_date"] * 100).quantize(Decimal("0.1"))
+            if row["last_to_date"]
             else None
         )
     unattributed = list(

@@ -19,18 +19,19 @@ from django_tenants.utils import tenant_context
 
 from billing.models import Budget, BudgetAction, BudgetEnforcement, BudgetNotice, CostAlert, CostRecord
 from billing.roles import BUDGET_ACTION_WRITERS, BUDGET_WRITERS
-from billing.selectors import month_start, spent_in_month
+from billing.selectors import main_currency, month_start, spent_in_month
 from kernel.errors import Conflict, InvalidInput, NotFound, ServiceError
 from sites import services as site_services
-from sites.models import Site, SiteStatus
+from sites.models import UNFINISHED_STATES, Site, SiteOperation, SiteStatus
 from tenants.audit import Actor, audit_record
 from tenants.events import publish_tenant_event
-from tenants.models import Role, Tenant
+from tenants.models import Role, Tenant, TenantStatus
 from tenants.roles import require_role
 
 logger = logging.getLogger(__name__)
 
 NOTICE_LEVELS = (80, 100)
+ACTION_REFUSED = "Only owners and admins can change a budget that caps or suspends a site."
 MAX_BUDGET = Decimal("1000000000")
 ENFORCER = "budget"  # the label of the system actor that caps and suspends sites
 
@@ -78,23 +79,27 @@ def budget_set(
     actor: Actor,
     amount: Any,
     site: str | None = None,
-    action: str = BudgetAction.NOTIFY,
+    action: str | None = None,
     currency: str | None = None,
 ) -> Budget:
-    """Set the monthly budget of the tenant, or of one of its sites. Raising it above what was spent
-    undoes what it did at 100% this month."""
+    """Set the monthly budget of the tenant, or of one of its sites. What is not given (the action at
+    100%, the currency) stays as it was; a new budget only notifies, in the tenant's currency.
+    Raising it above what was spent undoes what it did at 100% this month."""
     require_role(actor, tenant, BUDGET_WRITERS, "Only owners, admins and billing members can set budgets.")
     amount = _amount(amount)
-    if action not in BudgetAction.values:
+    if action is not None and action not in BudgetAction.values:
         raise InvalidInput(f"action: {action!r} is not one of {', '.join(BudgetAction.values)}.", field="action")
-    if action != BudgetAction.NOTIFY:
-        if not site:
-            raise InvalidInput("action: only a site's budget can cap or suspend (name the site).", field="action")
-        require_role(actor, tenant, BUDGET_ACTION_WRITERS, "Only owners and admins can let a budget act on a site.")
-    currency = (currency or settings.BILLING_CURRENCY).upper()
-    if len(currency) != 3 or not currency.isalpha():
+    if action not in (None, BudgetAction.NOTIFY) and not site:
+        raise InvalidInput("action: only a site's budget can cap or suspend (name the site).", field="action")
+    if currency is not None and (len(currency) != 3 or not currency.isalpha()):
         raise InvalidInput(f"currency: {currency!r} is not a three-letter currency code.", field="currency")
     found = _site_of(tenant, site) if site else None
+    existing = Budget.objects.filter(tenant=tenant, site_id=found.pk if found else None).first()
+    action = action or (existing.action if existing else BudgetAction.NOTIFY)
+    currency = (currency or (existing.currency if existing else main_currency(tenant))).upper()
+    if action != BudgetAction.NOTIFY or (existing is not None and existing.action != BudgetAction.NOTIFY):
+        # It changes what happens to a site (and raising it may resume one): a site writer's call.
+        require_role(actor, tenant, BUDGET_ACTION_WRITERS, ACTION_REFUSED)
     with transaction.atomic():
         budget, created = Budget.objects.select_for_update().get_or_create(
             tenant=tenant,
@@ -128,12 +133,15 @@ def budget_remove(*, tenant: Tenant, actor: Actor, site: str | None = None) -> N
     require_role(actor, tenant, BUDGET_WRITERS, "Only owners, admins and billing members can remove budgets.")
     site_id = _site_of(tenant, site).pk if site else None
     with transaction.atomic():
-        budget = Budget.objects.filter(tenant=tenant, site_id=site_id).first()
+        budget = Budget.objects.select_for_update().filter(tenant=tenant, site_id=site_id).first()
         if budget is None:
             raise NotFound(f"{'“' + site + '”' if site else tenant.slug} has no budget.")
+        if budget.action != BudgetAction.NOTIFY:
+            require_role(actor, tenant, BUDGET_ACTION_WRITERS, ACTION_REFUSED)
         audit_record(actor=actor, action="billing.budget.remove", tenant=tenant, target=budget.site_slug or tenant.slug)
         budget.delete()
-    _undo_enforcements(tenant=tenant, site_id=site_id, why="its budget was removed")
+    if site_id is not None:  # the organisation's budget never acts on a site: nothing to undo
+        _undo_enforcements(tenant=tenant, site_id=site_id, why="its budget was removed")
 
 
 def budgets_for_site_deleted(*, tenant: Tenant, site_id: int) -> None:
@@ -160,19 +168,28 @@ def budgets_evaluate(*, today: date | None = None, tenant: Tenant | None = None)
     notices = enforced = 0
     for budget in budgets:
         spent = spent_in_month(tenant=budget.tenant, month=month, currency=budget.currency, site_id=budget.site_id)
+        if spent >= budget.amount and budget.action != BudgetAction.NOTIFY and budget.site_id is not None:
+            enforced += _enforce(budget, month, spent)
         for percent in NOTICE_LEVELS:
             if spent * 100 >= budget.amount * percent and _notice_once(budget, month, percent, spent):
                 notices += 1
-        if spent >= budget.amount and budget.action != BudgetAction.NOTIFY and budget.site_id is not None:
-            enforced += _enforce(budget, month, spent)
     return BudgetOutcome(notices=notices, enforced=enforced)
+
+
+def _acting(budget: Budget, month: date) -> bool:
+    """The site's budget capped or suspended it this month, and that is not undone."""
+    if budget.site_id is None:
+        return False
+    return BudgetEnforcement.objects.filter(
+        tenant=budget.tenant, site_id=budget.site_id, month=month, undone_at__isnull=True
+    ).exists()
 
 
 def _notice_once(budget: Budget, month: date, percent: int, spent: Decimal) -> bool:
     tenant = budget.tenant
     try:
         with transaction.atomic():
-            BudgetNotice.objects.create(budget=budget, month=month, percent=percent, spent=spent)
+            BudgetNotice.objects.create(budget=budget, month=month, percent=percent, amount=budget.amount, spent=spent)
             what = f"the site {budget.site_slug}" if budget.site_slug else f"{tenant.name}"
             subject = f"{tenant.name}: {percent}% of the {month:%B} budget of {what} is spent"
             body = (
@@ -181,7 +198,14 @@ def _notice_once(budget: Budget, month: date, percent: int, spent: Decimal) -> b
             )
             if percent >= 100 and budget.action != BudgetAction.NOTIFY:
                 done = "capped to one PHP worker" if budget.action == BudgetAction.CAP else "suspended"
-                body += f"As the budget says, the site is now {done} until the month turns or the budget is raised.\n"
+                if _acting(budget, month):
+                    body += (
+                        f"As the budget says, the site is being {done} until the month turns or the budget is raised.\n"
+                    )
+                else:
+                    body += (
+                        f"The budget asks for the site to be {done}; that happens as soon as it is idle and ready.\n"
+                    )
             body += f"See the Billing page: {tenant.portal_url}billing/\n"
             audit_record(
                 actor=Actor.system(ENFORCER),
@@ -203,23 +227,35 @@ def _notice_once(budget: Budget, month: date, percent: int, spent: Decimal) -> b
 
 
 def _enforce(budget: Budget, month: date, spent: Decimal) -> int:
-    """Cap or suspend the site through the pipeline, once a month. A site that is busy or not ready
-    is left for the next run (nothing is recorded until the operation is queued)."""
+    """Cap or suspend the site through the pipeline, once per month and amount. A site that is busy
+    or not ready is left for the next run (nothing is recorded until the operation is queued)."""
     tenant, site_id = budget.tenant, budget.site_id
-    if site_id is None or BudgetEnforcement.objects.filter(tenant=tenant, site_id=site_id, month=month).exists():
-        return 0
-    with tenant_context(tenant):
-        site = Site.objects.filter(pk=site_id).first()
+    # Acting already; or it acted at this amount this month and a person undid it (theirs to decide).
+    done = (
+        site_id is None
+        or _acting(budget, month)
+        or BudgetEnforcement.objects.filter(
+            tenant=tenant, site_id=site_id, month=month, amount__gte=budget.amount
+        ).exists()
+    )
+    site = None
+    if not done and site_id is not None:
+        with tenant_context(tenant):
+            site = Site.objects.filter(pk=site_id).first()
     if site is None or site.status != SiteStatus.READY:
         return 0
     actor = Actor.system(ENFORCER)
     try:
         with transaction.atomic():
+            Budget.objects.select_for_update().filter(pk=budget.pk).first()  # one run acts at a time
+            if _acting(budget, month):
+                return 0
             enforcement = BudgetEnforcement.objects.create(
                 tenant=tenant,
                 site_id=site.pk,
                 site_slug=site.slug,
                 month=month,
+                amount=budget.amount,
                 action=budget.action,
                 previous_workers=site.max_php_workers if budget.action == BudgetAction.CAP else None,
             )
@@ -247,8 +283,13 @@ def _enforce(budget: Budget, month: date, spent: Decimal) -> int:
 def _undo(enforcement: BudgetEnforcement, why: str) -> bool:
     tenant = enforcement.tenant
     actor = Actor.system(ENFORCER)
+    if tenant.status != TenantStatus.ACTIVE:
+        return False  # a suspended organisation's sites stay down; undone once it is active again
     with tenant_context(tenant):
         site = Site.objects.filter(pk=enforcement.site_id).first()
+        busy = site is not None and SiteOperation.objects.filter(site=site, state__in=UNFINISHED_STATES).exists()
+    if busy:
+        return False  # the cap or suspension may still be on its way: undo it once it has landed
     try:
         with transaction.atomic():
             locked = BudgetEnforcement.objects.select_for_update().get(pk=enforcement.pk)
@@ -332,7 +373,7 @@ def anomalies_detect(*, day: date | None = None) -> int:
     series: dict[tuple[int, str, str], dict[date, Decimal]] = defaultdict(dict)
     names: dict[tuple[int, str], str] = {}
     for row in rows:
-        for scope in (row["site_label"], ""):
+        for scope in {row["site_label"], ""}:  # a set: cost of no site counts once for the tenant
             key = (row["tenant_id"], scope, row["currency"])
             series[key][row["day"]] = series[key].get(row["day"], Decimal(0)) + row["net"]
     for record in (

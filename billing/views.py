@@ -25,7 +25,7 @@ def billing_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         site = request.POST.get("site", "").strip() or None
         amount = request.POST.get("amount", "")
-        action = request.POST.get("action", BudgetAction.NOTIFY)
+        action = request.POST.get("action") or None  # no choice on the form: keep what it does
         run_action(
             request,
             f"Budget of {site or 'the organisation'} set to {amount.strip()} a month.",

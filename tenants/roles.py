@@ -42,10 +42,25 @@ def role_of(actor: Actor, tenant: Tenant) -> str | None:
     return _membership_role(actor.user.pk, tenant)
 
 
+def _key_roles(actor: Actor, tenant: Tenant) -> tuple[str, str | None] | None:
+    """A key's own role and its creator's role now, when the actor is a key of `tenant`."""
+    key = actor.api_key
+    if key is None or actor.user is None or actor.is_system or key.tenant_id != tenant.pk:
+        return None
+    return key.role, getattr(key, "creator_role", None) or _membership_role(actor.user.pk, tenant)
+
+
 def require_role(actor: Actor, tenant: Tenant, allowed: frozenset[str], message: str) -> str:
-    """The actor's role in `tenant` when it is one of `allowed`; NotPermitted (403) otherwise."""
+    """The actor's role in `tenant` when it is one of `allowed`; NotPermitted (403) otherwise.
+
+    Through a key, the key's role and its creator's role must each be allowed: roles are not a
+    ladder everywhere (billing sees costs, member does not), so the lower of two roles is not enough.
+    """
     role = role_of(actor, tenant)
     if role is None or role not in allowed:
+        raise NotPermitted(message)
+    key_roles = _key_roles(actor, tenant)
+    if key_roles is not None and not all(each in allowed for each in key_roles):
         raise NotPermitted(message)
     return role
 

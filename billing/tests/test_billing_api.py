@@ -152,18 +152,23 @@ def test_budgets_set_read_and_removed_through_the_api(acme, client_for, api_key_
     assert site_budget.status_code == 200 and site_budget.json()["action"] == "cap"
     listed = owner_client.get("/api/v1/tenants/acme/budgets/").json()
     assert [(b["site"], b["amount"]) for b in listed] == [(None, "50.00"), ("blog", "20.00")]
-    # A billing member may set an amount but not let a budget act on a site.
+    # A billing member may set amounts, but a budget that acts on a site (or would) is an owner's or
+    # an admin's: raising it could lift a suspension.
     billing = client_for(acme, key=api_key_for(acme, Role.BILLING))
     refused = billing.put("/api/v1/tenants/acme/budgets/blog", {"amount": 30, "action": "suspend"}, format="json")
     assert refused.status_code == 403
-    assert billing.put("/api/v1/tenants/acme/budgets/blog", {"amount": 30}, format="json").status_code == 200
+    assert billing.put("/api/v1/tenants/acme/budgets/blog", {"amount": 30}, format="json").status_code == 403
+    assert billing.put("/api/v1/tenants/acme/budget", {"amount": 60}, format="json").status_code == 200
+    # Left out, the action stays what it was.
+    kept = owner_client.put("/api/v1/tenants/acme/budgets/blog", {"amount": 25}, format="json").json()
+    assert (kept["amount"], kept["action"]) == ("25.00", "cap")
     member = client_for(acme, key=api_key_for(acme, Role.MEMBER))
     assert member.put("/api/v1/tenants/acme/budget", {"amount": 10}, format="json").status_code == 403
     bad = owner_client.put("/api/v1/tenants/acme/budget", {"amount": "-5"}, format="json")
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "amount"
     missing = owner_client.put("/api/v1/tenants/acme/budgets/nosuch", {"amount": 5}, format="json")
     assert missing.status_code == 404
-    assert Budget.objects.get(tenant=acme, site_id__isnull=True).amount == Decimal("50.00")
+    assert Budget.objects.get(tenant=acme, site_id__isnull=True).amount == Decimal("60.00")
     assert owner_client.delete("/api/v1/tenants/acme/budget").status_code == 204
     assert owner_client.delete("/api/v1/tenants/acme/budget").status_code == 404
     assert list(Budget.objects.filter(tenant=acme).values_list("site_slug", flat=True)) == ["blog"]

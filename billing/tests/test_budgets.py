@@ -81,6 +81,7 @@ def test_an_unusual_day_raises_one_alert_and_one_email(acme, celery_worker_threa
     site = (7, "blog")
     for n in range(1, 5):  # four ordinary days are history enough
         cost(acme, TODAY - timedelta(days=n), "2.00", site=site)
+        cost(acme, TODAY - timedelta(days=n), "0.30", service="AIPress assistant")  # no site: the tenant's
     cost(acme, TODAY, "0.50", site=(8, "shop"))
     assert services.anomalies_detect(day=TODAY) == 0  # cents never alarm, and blog is quiet today
     cost(acme, TODAY, "9.00", site=site)
@@ -88,6 +89,8 @@ def test_an_unusual_day_raises_one_alert_and_one_email(acme, celery_worker_threa
     assert services.anomalies_detect(day=TODAY) == 0
     alert = CostAlert.objects.get(tenant=acme, site_label="7")
     assert (alert.site_slug, alert.cost, alert.baseline) == ("blog", Decimal("9.00"), Decimal("2.00"))
+    whole = CostAlert.objects.get(tenant=acme, site_label="")
+    assert (whole.cost, whole.baseline) == (Decimal("9.50"), Decimal("2.30"))  # the assistant's 0.30 once
     wait_until(lambda: len(mail.outbox) >= 2, timeout=30, what="the alert emails")
     assert any("blog cost 9.00 USD" in message.body for message in mail.outbox)
     # Three times a baseline of cents stays under the floor: no alert for a new tiny site.

@@ -2,9 +2,8 @@
 runtime here (the pipeline's logic is the same; the local runtime's own tests prove the rest), and
 the test is the worker: it advances the operations a conversation queued."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -13,35 +12,11 @@ from chat import services
 from chat.messages import ChatScope
 from chat.models import Message
 from chat.turns import TurnResult
-from sites import pipeline
-from sites.models import OperationState, Site, SiteOperation
-from sites.runtimes import memory
+from sites.models import Site
+from sites.tests.memory_worker import memory_sites, work  # noqa: F401 - fixtures and helpers of chat's tests
 from tenants.audit import Actor
 from tenants.models import Tenant, User
 from tenants.tests.test_browser import page  # noqa: F401 - the browser fixture, for test_chat_browser
-
-
-@pytest.fixture
-def memory_sites(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, float | None]]]:
-    settings.DRIVERS = {**settings.DRIVERS, "runtime": "memory", "assistant": "local"}
-    asked: list[tuple[int, float | None]] = []
-    monkeypatch.setattr(pipeline, "kick", lambda tenant, site_id, after=None: asked.append((site_id, after)))
-    memory.reset()
-    yield asked
-    memory.reset()
-
-
-def work(tenant: Tenant) -> None:
-    """Be the worker: run every unfinished operation of the tenant's sites to its end."""
-    with tenant_context(tenant):
-        busy = set(
-            SiteOperation.objects.filter(
-                state__in=(OperationState.QUEUED, OperationState.RUNNING, OperationState.WAITING)
-            ).values_list("site_id", flat=True)
-        )
-    for site_id in busy:
-        with tenant_context(tenant):
-            pipeline.advance(tenant=tenant, site_id=site_id)
 
 
 def site_status(tenant: Tenant, name: str) -> str | None:
