@@ -66,10 +66,19 @@ def test_a_forged_reply_is_ignored_and_a_resolver_cut_off_mid_answer_does_not_ha
     import threading
 
     settings.DNS_QUERY_TIMEOUT_SECONDS = 1.0
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    tcp = socket.socket()
-    tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+    # One port number free for both UDP and TCP: the UDP port's number may be taken for TCP by another
+    # process, so try a few.
+    for _ in range(50):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        tcp = socket.socket()
+        try:
+            tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+        except OSError:
+            udp.close()
+            tcp.close()
+            continue
+        break
     tcp.listen()
     port = udp.getsockname()[1]
 
