@@ -58,8 +58,13 @@ FROM {AiUsage._meta.db_table}
 WHERE tenant_id IS NOT NULL AND created_at >= %(start)s::date AND created_at < %(end)s::date + 1
 GROUP BY 1, 4, 5
 """
-# Labels are numbers as strings (sites.runtimes.cloudrun.names): anything else matches no tenant.
-_NUMBER = "CASE WHEN {0} ~ '^[0-9]{{1,18}}$' THEN {0}::bigint END"
+_TUNING = (
+    # One big GROUP BY per run: no JIT (it costs seconds to compile here), its hash table in memory,
+    # and parallel workers even when the planner overestimates the number of groups.
+    "SET LOCAL jit = off",
+    "SET LOCAL work_mem = '256MB'",
+    "SET LOCAL parallel_tuple_cost = 0.01",
+)
 _MERGE = f"""
 INSERT INTO {CostRecord._meta.db_table}
     (tenant_id, tenant_label, site_label, site_slug, service, day, currency, gross, credits, net, updated_at)
@@ -67,8 +72,10 @@ SELECT t.id, d.tenant_label, d.site_label, COALESCE(MAX(s.slug), ''), d.service,
        ROUND(SUM(d.gross), 6), ROUND(SUM(d.credits), 6), ROUND(SUM(d.gross), 6) + ROUND(SUM(d.credits), 6),
        %(stamp)s
 FROM {_DAILY_TABLE} d
-LEFT JOIN {Tenant._meta.db_table} t ON t.id = {_NUMBER.format("d.tenant_label")}
-LEFT JOIN {SiteRecord._meta.db_table} s ON s.tenant_id = t.id AND s.site_id = {_NUMBER.format("d.site_label")}
+-- Labels are the ids as text (sites.runtimes.cloudrun.names): compared as text, anything else (a
+-- label of no tenant, not a number at all) matches nothing and stays unattributed.
+LEFT JOIN {Tenant._meta.db_table} t ON t.id::text = d.tenant_label
+LEFT JOIN {SiteRecord._meta.db_table} s ON s.tenant_id = t.id AND s.site_id::text = d.site_label
 GROUP BY t.id, d.tenant_label, d.site_label, d.service, d.day, d.currency
 ON CONFLICT (tenant_label, site_label, service, day, currency) DO UPDATE SET
     tenant_id = EXCLUDED.tenant_id, gross = EXCLUDED.gross, credits = EXCLUDED.credits, net = EXCLUDED.net,
@@ -76,8 +83,18 @@ ON CONFLICT (tenant_label, site_label, service, day, currency) DO UPDATE SET
     -- A deleted site's inventory row is gone: keep the name it had.
     site_slug = CASE WHEN EXCLUDED.site_slug <> '' THEN EXCLUDED.site_slug
                      ELSE {CostRecord._meta.db_table}.site_slug END
+-- A record that did not change is not written again (re-runs touch only what moved).
+WHERE ({CostRecord._meta.db_table}.tenant_id, {CostRecord._meta.db_table}.gross, {CostRecord._meta.db_table}.credits)
+      IS DISTINCT FROM (EXCLUDED.tenant_id, EXCLUDED.gross, EXCLUDED.credits)
+   OR (EXCLUDED.site_slug <> '' AND EXCLUDED.site_slug <> {CostRecord._meta.db_table}.site_slug)
 """
-_STALE = f"DELETE FROM {CostRecord._meta.db_table} WHERE day BETWEEN %(start)s AND %(end)s AND updated_at <> %(stamp)s"
+# Records of the range that no group backs any more (a corrected export withdrew their rows).
+_STALE = f"""
+DELETE FROM {CostRecord._meta.db_table} c WHERE c.day BETWEEN %(start)s AND %(end)s AND NOT EXISTS (
+    SELECT 1 FROM {_DAILY_TABLE} d WHERE d.tenant_label = c.tenant_label AND d.site_label = c.site_label
+    AND d.service = c.service AND d.day = c.day AND d.currency = c.currency
+)
+"""
 
 
 def check_range(start: date, end: date, *, max_days: int = MAX_DAYS) -> None:
@@ -99,18 +116,24 @@ def costs_aggregate(*, start: date, end: date, source: CostSource | None = None)
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK])
         # Inside an outer transaction (a caller's atomic block) ON COMMIT has not come yet: start clean.
         cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{_DAILY_TABLE}")
-        cursor.execute(_CREATE)
+        for setting in _TUNING:
+            cursor.execute(setting)
         if groups is None:
-            cursor.execute(f"INSERT INTO {_DAILY_TABLE} {source.daily_costs_sql()}", params)  # type: ignore[attr-defined]  # InDatabaseSource, checked above
+            # CREATE TABLE AS may run its SELECT in parallel; INSERT … SELECT may not (PostgreSQL 15).
+            sql = source.daily_costs_sql()  # type: ignore[attr-defined]  # InDatabaseSource, checked above
+            cursor.execute(f"CREATE TEMPORARY TABLE {_DAILY_TABLE} ON COMMIT DROP AS {sql}", params)
         else:
+            cursor.execute(_CREATE)
             raw: Any = cursor.cursor  # psycopg 3's own cursor under Django's wrapper: it can COPY
             with raw.copy(f"COPY {_DAILY_TABLE} FROM STDIN") as copy:
                 for group in groups:
                     labels = (group.tenant_label, group.site_label)
                     copy.write_row((*labels, group.service, group.day, group.currency, group.gross, group.credits))
         cursor.execute(_AI_USAGE, params)
+        cursor.execute(f"ANALYZE {_DAILY_TABLE}")
+        cursor.execute(f"SELECT count(*) FROM {_DAILY_TABLE}")
+        written = int(cursor.fetchone()[0])
         cursor.execute(_MERGE, params)
-        written = cursor.rowcount
         cursor.execute(_STALE, params)
         deleted = cursor.rowcount
         AggregationRun.objects.create(

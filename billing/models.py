@@ -77,7 +77,16 @@ class ExportRow(models.Model):
     usage_date = models.DateField(help_text="The UTC day of usage_start_time.")
 
     class Meta:
-        indexes = [models.Index(fields=["usage_date"], name="export_row_usage_date")]
+        indexes = [
+            # The aggregation's GROUP BY reads this index alone (a covering index, in its key order);
+            # it leads with the day, so it serves every range query too.
+            models.Index(
+                fields=["usage_date", "tenant_label", "site_label", "service_description", "currency"],
+                include=["cost", "credits_total"],
+                name="export_row_daily",
+            ),
+            models.Index(fields=["usage_end_time"], name="export_row_usage_end"),  # latest_usage(): MAX()
+        ]
 
     def __str__(self) -> str:
         return f"{self.service_description} / {self.sku_description} {self.usage_start_time:%Y-%m-%d %H:%M}"

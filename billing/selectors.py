@@ -122,7 +122,7 @@ def costs_report(*, tenant: Tenant, actor: Actor, start: date, end: date, group_
         for part in ("gross", "credits", "net"):
             total[part] += row[part]
     # In the tenant's main currency: amounts of two currencies do not add up.
-    labelled = records.filter(currency=main_currency(tenant)).aggregate(
+    labelled = records.filter(currency=main_currency(tenant, start, end)).aggregate(
         all=Sum("net"), sited=Sum("net", filter=~Q(site_label=""))
     )
     share = None
@@ -144,10 +144,14 @@ def _net_by_day(tenant: Tenant, start: date, end: date, *, currency: str) -> dic
     return {row["day"]: row["net"] for row in rows}
 
 
-def main_currency(tenant: Tenant) -> str:
+def main_currency(tenant: Tenant, start: date | None = None, end: date | None = None) -> str:
+    """The currency most of the tenant's records are in (within `start`..`end` when given)."""
     from django.conf import settings
 
-    found = CostRecord.objects.filter(tenant=tenant).values("currency").annotate(n=Count("id")).order_by("-n").first()
+    records = CostRecord.objects.filter(tenant=tenant)
+    if start is not None and end is not None:
+        records = records.filter(day__range=(start, end))
+    found = records.values("currency").annotate(n=Count("id")).order_by("-n").first()
     return found["currency"] if found else settings.BILLING_CURRENCY
 
 
