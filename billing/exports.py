@@ -1,5 +1,5 @@
 """Billing-export rows in Google Cloud's shape (the JSON a BigQuery export of the standard billing
-table gives, one object per line) to and from ExportRow, with the derived columns filled in.
+table gives, one object per line) to ExportRow, with the derived columns filled in.
 
 A row's key is a digest of its content when it comes from a file, so loading the same file twice
 adds nothing; the meter gives its own keys (billing.metering)."""
@@ -91,24 +91,6 @@ def row_from_export(data: dict[str, Any], *, row_key: str | None = None) -> Expo
         credits_total=credits_total(credits),
         usage_date=start.astimezone(UTC).date(),
     )
-
-
-def row_to_export(row: ExportRow) -> dict[str, Any]:
-    """The exported shape of a stored row (what BigQuery would hold)."""
-    return {
-        "billing_account_id": row.billing_account_id,
-        "service": {"id": row.service_id, "description": row.service_description},
-        "sku": {"id": row.sku_id, "description": row.sku_description},
-        "usage_start_time": row.usage_start_time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "usage_end_time": row.usage_end_time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "project": {"id": row.project_id},
-        "labels": row.labels,
-        "cost": str(row.cost),
-        "currency": row.currency,
-        "credits": row.credits,
-        "usage": {"amount": str(row.usage_amount), "unit": row.usage_unit},
-        "invoice": {"month": row.invoice_month},
-    }
 
 
 def rows_save(rows: Iterable[ExportRow], *, batch: int = 5000) -> int:

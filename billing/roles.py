@@ -1,6 +1,5 @@
 """Who may see and steer a tenant's costs."""
 
-from kernel.errors import NotPermitted
 from tenants.audit import Actor
 from tenants.models import MANAGER_ROLES, Role, Tenant
 from tenants.roles import require_role
@@ -18,8 +17,3 @@ def require_cost_reader(actor: Actor, tenant: Tenant) -> None:
     if actor.is_staff or actor.is_system:
         return
     require_role(actor, tenant, COST_READERS, READ_REFUSED)
-
-
-def require_staff_or(actor: Actor, message: str) -> None:
-    if not (actor.is_staff or actor.is_system):
-        raise NotPermitted(message)

@@ -2,7 +2,7 @@
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from billing.aggregation import check_range
 from billing.models import AggregationRun, Budget, CostAlert, CostRecord
-from billing.roles import require_cost_reader, require_staff_or
+from billing.roles import require_cost_reader
 from kernel.errors import InvalidInput
 from tenants.audit import Actor
 from tenants.models import Tenant
+from tenants.roles import require_staff
 
 GROUPS = ("day", "month", "site", "service")
 MAX_RANGE_DAYS = 366
@@ -237,11 +238,6 @@ def budgets_status(*, tenant: Tenant, actor: Actor, today: date | None = None) -
     return answer
 
 
-def budget_list(*, tenant: Tenant, actor: Actor) -> list[Budget]:
-    require_cost_reader(actor, tenant)
-    return list(Budget.objects.filter(tenant=tenant).order_by(F("site_id").asc(nulls_first=True), "site_slug"))
-
-
 @dataclass
 class StaffOverview:
     month: date
@@ -253,7 +249,7 @@ class StaffOverview:
 def staff_cost_overview(*, actor: Actor, today: date | None = None, limit: int = 20) -> StaffOverview:
     """Across tenants: the top tenants this month with last month beside them, and cost no tenant
     label accounts for."""
-    require_staff_or(actor, "Only platform staff see costs across organisations.")
+    require_staff(actor, "Only platform staff see costs across organisations.")
     today = today or timezone.now().date()
     first, last_first = month_start(today), previous_month(today)
     this_month = Q(day__range=(first, today))
@@ -289,19 +285,15 @@ def staff_cost_overview(*, actor: Actor, today: date | None = None, limit: int =
     totals = list(
         CostRecord.objects.filter(this_month)
         .values("currency")
-        .annotate(net=Sum("net"), attributed=Sum("net", filter=Q(tenant__isnull=False)))
+        .annotate(all_net=Sum("net"), attributed=Sum("net", filter=Q(tenant__isnull=False)))
         .order_by("currency")
     )
     return StaffOverview(month=first, top=top, unattributed=unattributed, totals=totals)
 
 
-def moment_utc(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
 def tenants_by_cost(*, actor: Actor, start: date, end: date, limit: int = 20) -> list[dict[str, Any]]:
     """Staff: the tenants that cost most from `start` to `end`, per currency."""
-    require_staff_or(actor, "Only platform staff see costs across organisations.")
+    require_staff(actor, "Only platform staff see costs across organisations.")
     check_range(start, end, max_days=MAX_RANGE_DAYS)
     rows = (
         CostRecord.objects.filter(tenant__isnull=False, day__range=(start, end))
