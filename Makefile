@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha1sum | cut -c1-12)
 
 # The local site runtime: nginx, php-fpm with the extensions WordPress needs, WordPress and its
 # default theme, MariaDB for the sites' databases, nftables and util-linux for the sites' sandbox,
@@ -17,9 +17,11 @@ SITE_PACKAGES := nginx:nginx-light php-fpm8.2:php8.2-fpm \
 
 .PHONY: run test lint services system
 
-$(STAMP): requirements.txt
+# The pinned requirements, then the project itself, editable: that installs the `aipress` command.
+$(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 node_modules/.installed: package.json package-lock.json

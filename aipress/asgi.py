@@ -1,4 +1,5 @@
-"""HTTP goes to Django; websockets go through tenant resolution, then session auth, then the router."""
+"""HTTP goes to Django (but `/mcp`, the MCP server, which authenticates its own requests); websockets go
+through tenant resolution, then session auth, then the router."""
 
 import os
 
@@ -10,11 +11,12 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.routing import websocket_urlpatterns as chat_websockets  # noqa: E402
+from mcpserver.http import WithMcp  # noqa: E402
 from tenants.websocket import TenantWebsocketMiddleware, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": WithMcp(django_asgi_app),
         # Origin and membership are checked by the consumer, which closes with a code (tenants.websocket).
         "websocket": TenantWebsocketMiddleware(URLRouter(websocket_urlpatterns + chat_websockets)),
     }

@@ -45,6 +45,9 @@ SHARED_APPS = [
     "billing",
     # Staff conversations live in the public schema, members' in their tenant's: both have the tables.
     "chat",
+    # Doors above chat: tenant definitions (tenants as code) and the MCP server.
+    "definitions",
+    "mcpserver",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -180,6 +183,8 @@ CELERY_BEAT_SCHEDULE = {
     "tenants-reconcile": {"task": "tenants.tasks.tenants_reconcile", "schedule": 60.0},
     "sites-reconcile": {"task": "sites.tasks.sites_reconcile", "schedule": 60.0},
     "domains-verify": {"task": "dns.tasks.domains_verify_due", "schedule": 30.0},
+    # A definition that created a tenant finishes once the tenant is active; this asks again if its task was lost.
+    "definitions-resume": {"task": "definitions.tasks.definitions_resume_waiting", "schedule": 60.0},
     # Costs (docs/costs.md): the local meter every 15 minutes; the days so far re-aggregated hourly
     # (cheap, and the portal's month to date stays fresh); budgets and anomalies after each.
     "billing-meter": {"task": "billing.tasks.billing_meter", "schedule": 900.0},

@@ -7,6 +7,7 @@ from aipress.urls_common import common_urlpatterns
 from billing.urls_api import billing_api_urlpatterns
 from chat import views as chat_views
 from chat.urls_api import chat_api_urlpatterns
+from definitions.urls_api import staff_definition_urlpatterns
 from tenants import views
 from tenants.urls_api import staff_api_urlpatterns
 
@@ -25,6 +26,10 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),
     path("admin/", admin.site.urls),
     path("chat/", chat_views.chat_page, name="staff-chat"),
-    path("api/v1/", include(staff_api_urlpatterns + billing_api_urlpatterns + chat_api_urlpatterns)),
+    path(
+        "api/v1/",
+        # Definitions first: they answer `tenants/` and `tenants/<slug>/` (a list and a definition).
+        include(staff_definition_urlpatterns + staff_api_urlpatterns + billing_api_urlpatterns + chat_api_urlpatterns),
+    ),
     *common_urlpatterns,
 ]

@@ -7,6 +7,7 @@ from billing import views as billing_views
 from billing.urls_api import billing_api_urlpatterns
 from chat import views as chat_views
 from chat.urls_api import chat_api_urlpatterns
+from definitions.urls_api import tenant_definition_urlpatterns
 from dns import views as domain_views
 from dns.urls_api import domain_api_urlpatterns
 from sites import views as site_views
@@ -45,6 +46,8 @@ urlpatterns = [
         name="portal-site-domain-verify",
     ),
     path("sites/<slug:name>/<str:action>/", site_views.site_state, name="portal-site-state"),
+    path("secrets/", site_views.secrets_page, name="portal-secrets"),
+    path("secrets/<slug:name>/delete/", site_views.secret_delete, name="portal-secret-delete"),
     path("billing/", billing_views.billing_page, name="portal-billing"),
     path("billing/budgets/remove/", billing_views.budget_remove, name="portal-budget-remove"),
     path("chat/", chat_views.chat_page, name="portal-chat"),
@@ -56,6 +59,7 @@ urlpatterns = [
             + domain_api_urlpatterns
             + billing_api_urlpatterns
             + chat_api_urlpatterns
+            + tenant_definition_urlpatterns
         ),
     ),
     *common_urlpatterns,

@@ -97,7 +97,21 @@ class CostRecord(models.Model):
     output, read by the portal, the API, the assistant and the budgets. `tenant` is empty for cost
     that no tenant label accounts for (or a label of a tenant that no longer exists)."""
 
-    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="cost_records")
+    # No foreign key in the database (db_constraint=False): its check at the commit of a first
+    # aggregation of a month cost about 3 s of the 10 it may take (docs/costs.md, "Aggregation").
+    # Django still deletes a tenant's records with it (on_delete runs in Python); the aggregation only
+    # writes ids it has just read from the tenants table, under its lock, and puts right the records
+    # of a tenant deleted while it wrote at its next run. (tenant, day) is indexed below, which serves
+    # every lookup by tenant: no index of the column alone.
+    tenant = models.ForeignKey(
+        Tenant,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="cost_records",
+        db_constraint=False,
+        db_index=False,
+    )
     tenant_label = models.CharField(max_length=64, blank=True)
     site_label = models.CharField(max_length=64, blank=True)
     # The site's name when it was aggregated (a deleted site keeps its cost, and its name).
@@ -112,14 +126,13 @@ class CostRecord(models.Model):
 
     class Meta:
         constraints = [
+            # Day first: the same index serves every range of days (the aggregation's, staff's
+            # overview), so no index on `day` alone has to be kept up on each insert.
             models.UniqueConstraint(
-                fields=["tenant_label", "site_label", "service", "day", "currency"], name="cost_record_once"
+                fields=["day", "tenant_label", "site_label", "service", "currency"], name="cost_record_once"
             )
         ]
-        indexes = [
-            models.Index(fields=["tenant", "day"], name="cost_record_tenant_day"),
-            models.Index(fields=["day"], name="cost_record_day"),
-        ]
+        indexes = [models.Index(fields=["tenant", "day"], name="cost_record_tenant_day")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.site_slug or '-'} {self.service}: {self.net} {self.currency}"

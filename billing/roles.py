@@ -1,11 +1,11 @@
 """Who may see and steer a tenant's costs."""
 
 from tenants.audit import Actor
-from tenants.models import MANAGER_ROLES, Role, Tenant
+from tenants.models import MANAGER_ROLES, Role, Tenant, WriterRoles
 from tenants.roles import require_role
 
 COST_READERS = frozenset({Role.OWNER, Role.ADMIN, Role.BILLING})
-BUDGET_WRITERS = COST_READERS
+BUDGET_WRITERS = WriterRoles(COST_READERS)
 # A budget that caps or suspends a site changes the site: the roles that may change sites' scaling.
 BUDGET_ACTION_WRITERS = MANAGER_ROLES
 

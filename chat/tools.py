@@ -1,15 +1,17 @@
 """The tools: every action the assistant may take, described once.
 
-Each tool has a fixed name, a description, the JSON Schema of its arguments, whether it waits for
-the person's confirmation, and a call into the services as the acting user. Gemini's function
-declarations, the local interpreter's targets and the API documentation (docs/chat.md, the
-`chat tools` command) are all generated from this registry. Later issues add their tools here.
+Each tool has a fixed name, a description, the JSON Schema of its arguments, what it does to the
+platform (only looks, destroys, idempotent), whether it waits for the person's confirmation, and a
+call into the services as the acting user. Gemini's function declarations, the local interpreter's
+targets, the API documentation (docs/chat.md, the `chat tools` command) and the MCP server's tools
+(mcpserver, docs/mcp.md) are all generated from this registry. Later issues add their tools here.
 
 In a staff conversation every tool but `help` also takes `tenant` (the slug). In a member's
 conversation there is no `tenant` argument at all: the tenant is the conversation's own, and a call
 that names one is refused before anything runs.
 """
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,13 +19,15 @@ from typing import Any
 from chat import tools_costs
 from dns import selectors as domain_selectors
 from dns import services as domain_services
-from kernel.errors import InvalidInput
+from kernel.errors import InvalidInput, ServiceError
 from sites import selectors as site_selectors
 from sites import services as site_services
 from sites.models import SiteOperation, SiteStatus
 from sites.services_urls import site_url_for
-from tenants.audit import Actor
-from tenants.models import Tenant
+from tenants.audit import Actor, audit_record
+from tenants.models import ApiKey, Tenant
+
+logger = logging.getLogger(__name__)
 
 TENANT_ARGUMENT = "tenant"
 SITE_STATUSES = [status.value for status in SiteStatus if status != SiteStatus.DELETED]
@@ -58,7 +62,16 @@ class Tool:
     properties: dict[str, dict[str, Any]]  # argument name -> JSON Schema
     required: tuple[str, ...]
     run: Runner
-    confirm: bool = False  # destroys something or costs money: the person confirms first
+    # What a call does to the platform, said by every tool (no defaults): the MCP server publishes
+    # them as its tools' annotations (readOnlyHint, destructiveHint, idempotentHint). Hints for
+    # clients only: nothing relies on a client honouring them (read keys, confirmations are ours).
+    read_only: bool  # only looks
+    destructive: bool  # may remove or overwrite something (false: only adds)
+    idempotent: bool  # the same call again changes nothing more
+    confirm: bool = False  # destroys something: the person in the chat confirms first
+    # Makes something that is billed from then on (a site). The chat acts on the request it was
+    # given; a door with nobody at the keyboard (MCP) confirms it first, like anything destructive.
+    paid: bool = False
     # The question the assistant asks for each missing argument.
     questions: tuple[tuple[str, str], ...] = ()
     # Staff may call it without naming a tenant: it then answers across tenants (this runner).
@@ -85,8 +98,13 @@ class Tool:
             return "Which organisation (tenant slug) do you mean?"
         return f"What {argument.replace('_', ' ')} should I use?"
 
-    def summary(self, arguments: dict[str, Any]) -> str:
-        """One line that says what a confirmed call will do."""
+    @property
+    def asks_first(self) -> bool:
+        """Confirmed before it acts by a door where a program calls the tools (MCP): destructive or paid."""
+        return self.confirm or self.destructive or self.paid
+
+    def summary(self, arguments: dict[str, Any]) -> str:  # noqa: PLR0911 - one sentence per tool
+        """One line that says what a confirmed call will do (never a value it would set)."""
         where = f" of {arguments[TENANT_ARGUMENT]}" if arguments.get(TENANT_ARGUMENT) else ""
         site = arguments.get("site", "")
         if self.name == "delete_site":
@@ -95,7 +113,16 @@ class Tool:
             return f"Suspend the site “{site}”{where}? Visitors see a “suspended” page until you resume it."
         if self.name == "remove_domain":
             return f"Remove the domain {arguments.get('domain', '')}{where}? The site stops answering on it."
-        return f"Run {self.name} with {arguments}?"
+        if self.name == "create_site":
+            return f"Create the site “{site}”{where}, titled “{arguments.get('title', '')}”? It is billed from now on."
+        if self.name == "set_env_var":
+            return f"Set {arguments.get('key', '')} on “{site}”{where}? It replaces any value it has now."
+        if self.name == "unset_env_var":
+            return f"Remove {arguments.get('key', '')} from “{site}”{where}?"
+        if self.name == "set_budget":
+            of = f"“{site}”" if site else "the organisation"
+            return f"Set the monthly budget of {of}{where} to {arguments.get('amount', '')}?"
+        return f"Run {self.name}{where}?"
 
 
 # --- What the tools say about sites -------------------------------------------------------------
@@ -303,6 +330,9 @@ REGISTRY: dict[str, Tool] = {
             },
             required=(),
             run=list_sites,
+            read_only=True,
+            destructive=False,
+            idempotent=True,
         ),
         Tool(
             name="site_status",
@@ -310,6 +340,9 @@ REGISTRY: dict[str, Tool] = {
             properties={"site": _SITE},
             required=("site",),
             run=site_status,
+            read_only=True,
+            destructive=False,
+            idempotent=True,
             questions=(("site", "Which site?"),),
         ),
         Tool(
@@ -321,6 +354,10 @@ REGISTRY: dict[str, Tool] = {
             },
             required=("site", "title"),
             run=create_site,
+            read_only=False,
+            destructive=False,
+            idempotent=False,
+            paid=True,
             questions=(
                 ("site", "What should the site be called? (a short name, e.g. crumbs)"),
                 ("title", "What title should “{site}” have?"),
@@ -332,6 +369,9 @@ REGISTRY: dict[str, Tool] = {
             properties={"site": _SITE},
             required=("site",),
             run=delete_site,
+            read_only=False,
+            destructive=True,
+            idempotent=True,
             confirm=True,
             questions=(("site", "Which site should I delete?"),),
         ),
@@ -341,6 +381,9 @@ REGISTRY: dict[str, Tool] = {
             properties={"site": _SITE},
             required=("site",),
             run=suspend_site,
+            read_only=False,
+            destructive=True,
+            idempotent=True,
             confirm=True,
             questions=(("site", "Which site should I suspend?"),),
         ),
@@ -350,6 +393,9 @@ REGISTRY: dict[str, Tool] = {
             properties={"site": _SITE},
             required=("site",),
             run=resume_site,
+            read_only=False,
+            destructive=False,
+            idempotent=True,
             questions=(("site", "Which site should I resume?"),),
         ),
         Tool(
@@ -363,6 +409,9 @@ REGISTRY: dict[str, Tool] = {
             },
             required=("site", "key", "value"),
             run=set_env_var,
+            read_only=False,
+            destructive=True,
+            idempotent=True,
             questions=(
                 ("site", "On which site?"),
                 ("key", "What is the variable called?"),
@@ -375,6 +424,9 @@ REGISTRY: dict[str, Tool] = {
             properties={"site": _SITE, "key": _KEY},
             required=("site", "key"),
             run=unset_env_var,
+            read_only=False,
+            destructive=True,
+            idempotent=True,
             questions=(("site", "From which site?"), ("key", "Which variable should I remove?")),
         ),
         Tool(
@@ -383,6 +435,9 @@ REGISTRY: dict[str, Tool] = {
             properties={"site": _SITE},
             required=("site",),
             run=list_env_vars,
+            read_only=True,
+            destructive=False,
+            idempotent=True,
             questions=(("site", "Of which site?"),),
         ),
         Tool(
@@ -391,6 +446,9 @@ REGISTRY: dict[str, Tool] = {
             properties={"site": _SITE, "domain": _DOMAIN},
             required=("site", "domain"),
             run=add_domain,
+            read_only=False,
+            destructive=False,
+            idempotent=False,
             questions=(("site", "Which site should answer on it?"), ("domain", "Which domain (like www.example.com)?")),
         ),
         Tool(
@@ -399,6 +457,9 @@ REGISTRY: dict[str, Tool] = {
             properties={"domain": _DOMAIN},
             required=("domain",),
             run=remove_domain,
+            read_only=False,
+            destructive=True,
+            idempotent=True,
             confirm=True,
             questions=(("domain", "Which domain should I remove?"),),
         ),
@@ -408,6 +469,9 @@ REGISTRY: dict[str, Tool] = {
             properties={"domain": _DOMAIN},
             required=("domain",),
             run=domain_status,
+            read_only=True,
+            destructive=False,
+            idempotent=True,
             questions=(("domain", "Which domain?"),),
         ),
         Tool(
@@ -431,6 +495,9 @@ REGISTRY: dict[str, Tool] = {
             },
             required=(),
             run=tools_costs.tenant_costs,
+            read_only=True,
+            destructive=False,
+            idempotent=True,
             run_across=tools_costs.tenant_costs_across,
         ),
         Tool(
@@ -445,6 +512,9 @@ REGISTRY: dict[str, Tool] = {
             },
             required=("amount",),
             run=tools_costs.set_budget,
+            read_only=False,
+            destructive=True,
+            idempotent=True,
             questions=(("amount", "How much a month?"),),
         ),
         Tool(
@@ -453,6 +523,9 @@ REGISTRY: dict[str, Tool] = {
             properties={},
             required=(),
             run=help_tool,
+            read_only=True,
+            destructive=False,
+            idempotent=True,
         ),
     )
 }
@@ -472,6 +545,47 @@ def catalogue(*, staff: bool) -> list[dict[str, Any]]:
     return [{**declared, "confirm": confirms[declared["name"]]} for declared in declarations(staff=staff)]
 
 
-def system_actor_for_staff(user: Any) -> Actor:
-    """Staff acting through the assistant: the platform's hand, with their name on every audit row."""
-    return Actor(user=user, label=f"staff chat: {user.email}", is_system=True)
+def system_actor_for_staff(user: Any, *, door: str = "staff chat", api_key: ApiKey | None = None) -> Actor:
+    """Staff acting through the assistant (or its tools over MCP, with a staff key): the platform's
+    hand, with their name on every audit row. The key stays on it, so a read-scoped one still only looks."""
+    return Actor(user=user, label=f"{door}: {user.email}", is_system=True, api_key=api_key)
+
+
+# --- Running a call: the one path of the chat and of the MCP server ----------------------------
+
+FAILED_ON_OUR_SIDE = "Something went wrong on our side; nothing more was done."
+
+
+def shown_arguments(tool: Tool, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as stored and shown: a sensitive value never is."""
+    if tool.name == "set_env_var" and arguments.get("sensitive"):
+        return {**arguments, "value": "••••"}
+    return dict(arguments)
+
+
+def tool_call(
+    tool: Tool, arguments: dict[str, Any], *, tenant: Tenant | None, actor: Actor, staff: bool, door: str
+) -> tuple[dict[str, Any], ToolResult | None]:
+    """Run a checked call as `actor`: in `tenant`, or across tenants (staff, a tool with
+    `run_across`). Answers the result as the person and the model see it ({"ok", "message", ...}),
+    and what the tool returned when it succeeded. The services check roles and write their audit
+    rows; a staff call is recorded as well (`<door>.<tool>`), reads included, since staff look into
+    tenants that are not theirs."""
+    try:
+        if tenant is None and tool.run_across is not None:
+            outcome = tool.run_across(actor, arguments)
+        elif tenant is not None:
+            outcome = tool.run(ToolContext(tenant=tenant, actor=actor), arguments)
+        else:
+            raise InvalidInput("Name the organisation (tenant) to act in.")
+    except ServiceError as exc:
+        return {"ok": False, "message": exc.message}, None
+    except Exception:
+        logger.exception("a tool failed", extra={"tool": tool.name, "door": door})
+        return {"ok": False, "message": FAILED_ON_OUR_SIDE}, None
+    if staff:
+        audit_record(
+            actor=actor, action=f"{door}.{tool.name}", tenant=tenant,
+            target=str(arguments.get("site", "")), arguments=shown_arguments(tool, arguments),
+        )  # fmt: skip
+    return {"ok": True, "message": outcome.message, **outcome.data}, outcome

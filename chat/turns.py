@@ -26,6 +26,7 @@ from rapidfuzz import process
 
 from billing.ai_quota import QuotaExhausted, quota_release, quota_reserve, quota_settle
 from chat import events
+from chat.access import call_arguments, call_tenant
 from chat.assistants.base import (
     Assistant,
     AssistantRequest,
@@ -42,10 +43,10 @@ from chat.drivers import assistant as configured_assistant
 from chat.messages import ChatScope, entered, write_message
 from chat.models import ActionState, Conversation, Message, MessageRole, PendingAction
 from chat.progress import follow_operation
-from chat.tools import REGISTRY, TENANT_ARGUMENT, Tool, ToolContext, ToolResult, system_actor_for_staff
-from kernel.errors import Conflict, InvalidInput, NotFound, ServiceError
+from chat.tools import REGISTRY, TENANT_ARGUMENT, Tool, shown_arguments, system_actor_for_staff, tool_call
+from kernel.errors import Conflict, NotFound, ServiceError
 from sites import selectors as site_selectors
-from tenants.audit import Actor, audit_record
+from tenants.audit import Actor
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -323,36 +324,29 @@ class Turn:
         return self.scope.tenant.slug if self.scope.tenant is not None else ""
 
     def _tenant_for(self, arguments: dict[str, Any]) -> Tenant | None:
-        if self.scope.tenant is not None:
-            return self.scope.tenant
-        slug = str(arguments.get(TENANT_ARGUMENT, "")).strip().lower()
-        tenant = Tenant.objects.filter(slug=slug).first()
-        if tenant is None:
-            self.say(f"There is no organisation “{slug}”.")
-        return tenant
+        try:
+            return call_tenant(arguments, scope=self.scope)
+        except NotFound as exc:
+            self.say(exc.message)
+            return None
 
     def _actor_in(self, tenant: Tenant | None) -> Actor:
         if self.scope.staff and self.actor.user is not None:
             return system_actor_for_staff(self.actor.user)
         return self.actor
 
-    def _propose(self, name: str, arguments: dict[str, Any]) -> str:  # noqa: PLR0911, PLR0912 - one exit per refusal
+    def _propose(self, name: str, arguments: dict[str, Any]) -> str:  # noqa: PLR0911 - one exit per refusal
         """Check a call the assistant proposed; run it, or ask. Answers "done" when it ran."""
         tool = REGISTRY.get(name)
         if tool is None:
             self.say(NOT_A_PLATFORM_ACTION)
             return "refused"
-        arguments = {key: value for key, value in arguments.items() if value not in (None, "")}
-        if not self.scope.staff and TENANT_ARGUMENT in arguments:
-            named = str(arguments.pop(TENANT_ARGUMENT)).strip().lower()
-            if named != self._own_slug() and not self._own_site_named(tool, named):
-                self.say(f"I can only act in your own organisation, {self._own_slug()}: nothing was done in “{named}”.")
-                return "refused"
-        allowed = tool.parameters(staff=self.scope.staff)
-        unknown = sorted(set(arguments) - set(allowed["properties"]))
-        if unknown:
-            self.say(f"{tool.name} takes no {', '.join(unknown)}: nothing was done.")
+        try:
+            arguments = call_arguments(tool, arguments, scope=self.scope, actor=self.actor)
+        except ServiceError as exc:
+            self.say(exc.message)
             return "refused"
+        allowed = tool.parameters(staff=self.scope.staff)
         focus = self.state.get("focus") or {}
         if "site" in allowed["required"] and "site" not in arguments and tool.name != "create_site" and focus:
             same_tenant = not self.scope.staff or arguments.get(TENANT_ARGUMENT, focus.get("tenant")) == focus.get(
@@ -382,18 +376,6 @@ class Turn:
             self._ask_confirmation(tool, arguments)
             return "confirm"
         return "done" if self._execute(tool, arguments, tenant) else "failed"
-
-    def _own_site_named(self, tool: Tool, named: str) -> bool:
-        """ "how much did blog cost?": a member's own site, read as a name of an organisation by a tool
-        that takes no site (tenant_costs answers per site anyway). Not another tenant, not refused."""
-        tenant = self.scope.tenant
-        if tenant is None or "site" in tool.properties:
-            return False
-        try:
-            names = {site.slug for site in site_selectors.site_list(tenant=tenant, actor=self.actor)}
-        except ServiceError:
-            return False
-        return named in names
 
     def _offered_a_match(self, tool: Tool, arguments: dict[str, Any], tenant: Tenant) -> bool:
         """A site that does not exist but is spelt like one that does: offer it, run nothing."""
@@ -432,39 +414,21 @@ class Turn:
 
     def _execute(self, tool: Tool, arguments: dict[str, Any], tenant: Tenant | None) -> bool:
         """Run the call as the acting user; record it, and follow the operation it queued."""
-        shown = _shown_arguments(tool, arguments)
+        shown = shown_arguments(tool, arguments)
         record = {"name": tool.name, "arguments": shown, "status": "running"}
         message = write_message(self.scope, self.conversation.pk, role=MessageRole.TOOL, text=tool.name, data=record)
         call = {"name": tool.name, "arguments": shown}
-        try:
-            if tenant is None and tool.run_across is not None:
-                outcome: ToolResult = tool.run_across(self._actor_in(None), arguments)
-            elif tenant is not None:
-                outcome = tool.run(ToolContext(tenant=tenant, actor=self._actor_in(tenant)), arguments)
-            else:
-                raise InvalidInput("Name the organisation (tenant) to act in.")
-        except ServiceError as exc:
-            result = {"ok": False, "message": exc.message}
-            status = "failed"
-        except Exception:
-            logger.exception("a chat tool failed", extra={"tool": tool.name})
-            result = {"ok": False, "message": "Something went wrong on our side; nothing more was done."}
-            status = "failed"
-        else:
-            result = {"ok": True, "message": outcome.message, **outcome.data}
-            status = "succeeded"
-            if self.scope.staff:
-                audit_record(
-                    actor=self._actor_in(tenant), action=f"chat.{tool.name}", tenant=tenant,
-                    target=str(arguments.get("site", "")), arguments=shown,
-                )  # fmt: skip
+        result, outcome = tool_call(
+            tool, arguments, tenant=tenant, actor=self._actor_in(tenant), staff=self.scope.staff, door="chat"
+        )
+        status = "succeeded" if outcome is not None else "failed"
         write_message(
             self.scope, self.conversation.pk, message=message, data={**record, "status": status, "result": result}
         )
         self.result.tool_calls.append({**call, "status": status, "result": result})
         if arguments.get("sensitive") and tool.name == "set_env_var":
             self._forget_value(str(arguments.get("value", "")))
-        if status == "succeeded" and outcome.operation is not None and tenant is not None:
+        if outcome is not None and outcome.operation is not None and tenant is not None:
             progress = write_message(
                 self.scope,
                 self.conversation.pk,
@@ -494,13 +458,6 @@ class Turn:
                 write_message(
                     self.scope, self.conversation.pk, message=message, text=message.text.replace(value, "••••")
                 )
-
-
-def _shown_arguments(tool: Tool, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Arguments as stored and shown: a sensitive value never is."""
-    if tool.name == "set_env_var" and arguments.get("sensitive"):
-        return {**arguments, "value": "••••"}
-    return dict(arguments)
 
 
 # --- What the API, the socket and the CLI call ---------------------------------------------------

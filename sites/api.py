@@ -3,6 +3,7 @@ Every change answers 202 with the operation that carries it out (and a Location 
 
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
@@ -25,6 +26,8 @@ from sites.serializers import (
     SiteEventSerializer,
     SiteSerializer,
     SiteUpdateSerializer,
+    TenantSecretSerializer,
+    TenantSecretWriteSerializer,
 )
 from tenants.audit import Actor
 from tenants.permissions import IsTenantMember
@@ -145,7 +148,13 @@ class SiteOperationDetailApi(APIView):
 
 
 def _env_body(var: Any, shown: str) -> dict[str, Any]:
-    return {"name": var.name, "value": shown, "sensitive": var.sensitive, "updated_at": var.updated_at}
+    return {
+        "name": var.name,
+        "value": shown,
+        "sensitive": var.sensitive or bool(var.from_secret),
+        "from_secret": var.from_secret or None,
+        "updated_at": var.updated_at,
+    }
 
 
 class SiteEnvListApi(APIView):
@@ -170,14 +179,24 @@ class SiteEnvDetailApi(APIView):
     @extend_schema(
         request=EnvVarWriteSerializer,
         responses={202: EnvVarAcceptedSerializer},
-        summary="Set an env var; an operation applies it to the running site",
+        summary="Set an env var (a value, or from_secret: a tenant secret's); an operation applies it to the site",
     )
     def put(self, request: Request, name: str, key: str) -> Response:
         data = validated(EnvVarWriteSerializer, request)
         actor = Actor.from_request(request)
-        var, operation = services.env_set(
-            tenant=tenant_of(request), actor=actor, name=name, key=key, value=data["value"], sensitive=data["sensitive"]
-        )
+        if "from_secret" in data:
+            var, operation = services.env_link_secret(
+                tenant=tenant_of(request), actor=actor, name=name, key=key, secret=data["from_secret"]
+            )
+        else:
+            var, operation = services.env_set(
+                tenant=tenant_of(request),
+                actor=actor,
+                name=name,
+                key=key,
+                value=data["value"],
+                sensitive=data["sensitive"],
+            )
         var, shown = selectors.site_env_var(tenant=tenant_of(request), actor=actor, name=name, key=var.name)
         operation.site = var.site
         body = _env_body(var, shown) | {"operation": OperationSerializer(operation).data}
@@ -191,3 +210,45 @@ class SiteEnvDetailApi(APIView):
         operation.site = _site_now(request, name)
         body = {"operation": OperationSerializer(operation).data}
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["operation"]["url"]})
+
+
+# --- Tenant secrets: write-only values that env vars refer to by name --------------------------
+
+
+class TenantSecretListApi(APIView):
+    permission_classes = [IsAuthenticated, IsTenantMember]
+
+    @extend_schema(
+        responses=TenantSecretSerializer(many=True), summary="The tenant's secrets: names, dates, users; no values"
+    )
+    def get(self, request: Request) -> Response:
+        found = selectors.tenant_secrets(tenant=tenant_of(request), actor=Actor.from_request(request))
+        return Response(TenantSecretSerializer(found, many=True).data)
+
+
+class TenantSecretDetailApi(APIView):
+    permission_classes = [IsAuthenticated, IsTenantMember]
+
+    @extend_schema(
+        request=TenantSecretWriteSerializer,
+        responses={201: TenantSecretSerializer, 200: TenantSecretSerializer},
+        summary="Set a secret (201 new, 200 replaced); the sites using it get the new value",
+    )
+    def put(self, request: Request, name: str) -> Response:
+        data = validated(TenantSecretWriteSerializer, request)
+        actor = Actor.from_request(request)
+        secret, created = services.tenant_secret_set(
+            tenant=tenant_of(request), actor=actor, name=name, value=data["value"]
+        )
+        found = selectors.tenant_secret(tenant=tenant_of(request), actor=actor, name=secret.name)
+        if not created:
+            return Response(TenantSecretSerializer(found).data)
+        location = reverse("api-secret", kwargs={"name": secret.name})
+        return Response(
+            TenantSecretSerializer(found).data, status=status.HTTP_201_CREATED, headers={"Location": location}
+        )
+
+    @extend_schema(responses={204: None}, summary="Delete a secret (refused while an env var uses it)")
+    def delete(self, request: Request, name: str) -> Response:
+        services.tenant_secret_delete(tenant=tenant_of(request), actor=Actor.from_request(request), name=name)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,10 @@ SITE_NAME_MAX_LENGTH = 40
 SITE_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
 SITE_TITLE_MAX_LENGTH = 200
 MAX_PHP_WORKERS_LIMIT = 32
+# What a tenant secret's name may be: a DNS label's alphabet, so the same name is valid in a tenant
+# definition (YAML), a URL path and a cloud secret's id.
+SECRET_NAME_MAX_LENGTH = 63
+SECRET_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"  # noqa: S105 - a pattern of names, not a secret
 
 
 class SiteStatus(models.TextChoices):
@@ -182,17 +186,52 @@ class SiteSecret(models.Model):
 
 class SiteEnvVar(models.Model):
     """A key/value the site's PHP sees in its environment (third-party integrations). Every value is
-    kept by the secret store; a sensitive one is never shown again after it is set."""
+    kept by the secret store; a sensitive one is never shown again after it is set.
+
+    A var linked to a tenant secret (`from_secret`) has no value of its own (an empty `reference`):
+    the site gets the secret's value whenever its environment is applied, so replacing the secret
+    reaches every site that uses it."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="env_vars")
     name = models.CharField(max_length=128)
-    reference = models.TextField()
+    reference = models.TextField(blank=True)
     sensitive = models.BooleanField(default=False)
+    # The name of a TenantSecret, not a foreign key: a tenant definition refers to secrets by name,
+    # and a secret that is still referred to cannot be deleted (sites.services.tenant_secret_delete).
+    from_secret = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["site", "name"], name="site_env_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "name"], name="site_env_unique_name"),
+            # A value of its own or a secret's, never both: a linked var must not keep a stale value
+            # that the delete path would forget, nor a literal one that a listing would show.
+            models.CheckConstraint(condition=Q(from_secret="") | Q(reference=""), name="site_env_value_or_secret"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.site} {self.name}"
+
+    @property
+    def linked(self) -> bool:
+        return bool(self.from_secret)
+
+
+class TenantSecret(models.Model):
+    """A named value of the tenant's (an API key of a payment provider, say) that site env vars refer
+    to by name, so that a tenant definition in git can name it without holding it. Write-only: set
+    by an owner or admin, never shown again. Only a reference is kept here; the secret store
+    (sites.drivers.secret_store) holds the value."""
+
+    name = models.CharField(max_length=SECRET_NAME_MAX_LENGTH, unique=True)
+    reference = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by_label = models.CharField(max_length=200, blank=True, help_text="Who set the value last.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

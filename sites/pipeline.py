@@ -50,8 +50,9 @@ from sites.models import (
     SiteOperation,
     SiteSecret,
     SiteStatus,
+    TenantSecret,
 )
-from sites.spec import ADMIN_PASSWORD_SECRET, Pending, SiteSpec, StepDriver, StepResult
+from sites.spec import ADMIN_PASSWORD_SECRET, Pending, SiteSpec, StepDriver, StepError, StepResult
 from tenants.events import publish_tenant_event
 from tenants.models import Tenant
 
@@ -292,7 +293,23 @@ def site_spec(*, site: Site, tenant: Tenant, suspended: bool | None = None, reve
 
     store = secret_store()
     kept = list(SiteSecret.objects.filter(site=site).values_list("name", "reference"))
-    variables = list(SiteEnvVar.objects.filter(site=site).values_list("name", "reference"))
+    rows = list(SiteEnvVar.objects.filter(site=site).values_list("name", "reference", "from_secret"))
+    # A var linked to a tenant secret takes the secret's reference as it is now: a replaced secret
+    # reaches the site with its next env operation.
+    linked = {secret for _, _, secret in rows if secret}
+    shared = dict(TenantSecret.objects.filter(name__in=linked).values_list("name", "reference")) if linked else {}
+    variables: list[tuple[str, str]] = []
+    for name, reference, secret in rows:
+        if not secret:
+            variables.append((name, reference))
+        elif secret in shared:
+            variables.append((name, shared[secret]))
+        elif reveal:
+            raise StepError(
+                f"The env var {name} takes its value from the secret “{secret}”, which no longer exists: "
+                f"set the secret again, or give {name} a value of its own."
+            )
+        # Removing needs no value: a dangling link is simply left out.
     secrets, env = {}, {}
     if reveal:
         secrets = {name: store.reveal(reference) for name, reference in kept}

@@ -2,11 +2,14 @@
 may look (a member of any role, or platform staff): to anyone else, nothing exists (NotFound).
 They return lists and loaded objects, never querysets that could be evaluated in another schema."""
 
+from collections import defaultdict
+from typing import Any
+
 from django_tenants.utils import tenant_context
 
 from kernel.errors import NotFound
 from sites.drivers import secret_store
-from sites.models import Site, SiteEnvVar, SiteEvent, SiteOperation, SiteStatus
+from sites.models import Site, SiteEnvVar, SiteEvent, SiteOperation, SiteStatus, TenantSecret
 from tenants.audit import Actor
 from tenants.models import Tenant
 from tenants.roles import role_of
@@ -61,7 +64,8 @@ def site_operation(*, tenant: Tenant, actor: Actor, name: str, operation_id: int
 
 
 def shown_value(var: SiteEnvVar) -> str:
-    return MASK if var.sensitive else secret_store().reveal(var.reference)
+    # A linked var's value is a tenant secret's: never revealed, whatever its own flag says.
+    return MASK if var.sensitive or var.from_secret else secret_store().reveal(var.reference)
 
 
 def site_env_vars(*, tenant: Tenant, actor: Actor, name: str) -> list[tuple[SiteEnvVar, str]]:
@@ -78,3 +82,53 @@ def site_env_var(*, tenant: Tenant, actor: Actor, name: str, key: str) -> tuple[
         if var is None:
             raise NotFound(f"“{name}” has no env var {key}.")
         return var, shown_value(var)
+
+
+# --- Tenant secrets: names, dates and users; never a value --------------------------------------
+
+
+def _secret_row(secret: TenantSecret, used_by: list[str]) -> dict[str, Any]:
+    return {
+        "name": secret.name,
+        "created_at": secret.created_at,
+        "updated_at": secret.updated_at,
+        "updated_by_label": secret.updated_by_label,
+        "used_by": used_by,
+    }
+
+
+def _secret_users(names: list[str] | None = None) -> dict[str, list[str]]:
+    """Secret name -> the "site/KEY" env vars that take their value from it."""
+    links = SiteEnvVar.objects.exclude(from_secret="").exclude(site__status=SiteStatus.DELETED)
+    if names is not None:
+        links = links.filter(from_secret__in=names)
+    used: dict[str, list[str]] = defaultdict(list)
+    for secret, slug, key in links.order_by("site__slug", "name").values_list("from_secret", "site__slug", "name"):
+        used[secret].append(f"{slug}/{key}")
+    return used
+
+
+def tenant_secrets(*, tenant: Tenant, actor: Actor) -> list[dict[str, Any]]:
+    """The tenant's secrets (name, created_at, updated_at, updated_by_label, used_by), by name.
+    Any member may see which exist and who uses them; nobody sees a value."""
+    _require_reader(actor, tenant)
+    with tenant_context(tenant):
+        used = _secret_users()
+        return [_secret_row(secret, used.get(secret.name, [])) for secret in TenantSecret.objects.order_by("name")]
+
+
+def tenant_secret(*, tenant: Tenant, actor: Actor, name: str) -> dict[str, Any]:
+    """One of tenant_secrets(), or NotFound."""
+    _require_reader(actor, tenant)
+    with tenant_context(tenant):
+        secret = TenantSecret.objects.filter(name=name).first()
+        if secret is None:
+            raise NotFound(f"No secret “{name}” here.")
+        return _secret_row(secret, _secret_users([name]).get(name, []))
+
+
+def tenant_secret_exists(*, tenant: Tenant, name: str) -> bool:
+    """Whether the tenant has secret `name`. No role check: for planning a tenant definition, whose
+    caller has checked who acts; it tells nothing but the existence of a name."""
+    with tenant_context(tenant):
+        return TenantSecret.objects.filter(name=name).exists()

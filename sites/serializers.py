@@ -1,6 +1,8 @@
 """Shapes of the sites API's requests and responses. What a name, a title or a value may be is the
 services' to say (sites.services, sites.rules); these only read the shape."""
 
+from typing import Any
+
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -92,8 +94,11 @@ class SiteEventSerializer(serializers.ModelSerializer):
 
 class EnvVarSerializer(serializers.Serializer):
     name = serializers.CharField()
-    value = serializers.CharField(help_text="Masked when the variable is sensitive.")
+    value = serializers.CharField(help_text="Masked when the variable is sensitive or comes from a secret.")
     sensitive = serializers.BooleanField()
+    from_secret = serializers.CharField(
+        allow_null=True, help_text="The tenant secret the value comes from, or null for a value of its own."
+    )
     updated_at = serializers.DateTimeField()
 
 
@@ -106,5 +111,31 @@ class OperationAcceptedSerializer(serializers.Serializer):
 
 
 class EnvVarWriteSerializer(serializers.Serializer):
-    value = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    value = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="A value of the variable's own."
+    )
     sensitive = serializers.BooleanField(default=False)
+    from_secret = serializers.CharField(
+        required=False, help_text="Instead of a value: the name of a tenant secret to take the value from."
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if ("value" in data) == ("from_secret" in data):
+            raise serializers.ValidationError("Give either a value or from_secret (the name of a tenant secret).")
+        return data
+
+
+class TenantSecretSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    updated_by = serializers.CharField(source="updated_by_label", help_text="Who set the value last.")
+    used_by = serializers.ListField(
+        child=serializers.CharField(), help_text="The env vars that take their value from it, as site/KEY."
+    )
+
+
+class TenantSecretWriteSerializer(serializers.Serializer):
+    value = serializers.CharField(
+        allow_blank=True, trim_whitespace=False, help_text="Kept by the secret store; never shown again."
+    )

@@ -21,6 +21,8 @@ from sites.drivers import RUNTIME, secret_store
 from sites.inventory.models import SiteRecord
 from sites.models import (
     MAX_PHP_WORKERS_LIMIT,
+    SECRET_NAME_MAX_LENGTH,
+    SECRET_NAME_PATTERN,
     SITE_NAME_PATTERN,
     SITE_TITLE_MAX_LENGTH,
     UNFINISHED_STATES,
@@ -32,15 +34,18 @@ from sites.models import (
     SiteOperation,
     SiteSecret,
     SiteStatus,
+    TenantSecret,
 )
 from sites.rules import check_env_name, check_env_value
 from sites.spec import ADMIN_PASSWORD_SECRET, GENERATED_SECRETS
 from tenants.audit import Actor, audit_record
 from tenants.models import Tenant, TenantStatus
-from tenants.roles import SITE_WRITERS, require_role
+from tenants.roles import MANAGER_ROLES, SITE_WRITERS, require_role
 
 _NAME = re.compile(SITE_NAME_PATTERN)
+_SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
 WRITE_REFUSED = "Your role can see sites but not change them."
+SECRETS_REFUSED = "Only owners and admins can set, delete or hand out the organisation's secrets."
 
 
 def site_hostname(tenant: Tenant, slug: str) -> str:
@@ -126,13 +131,17 @@ def _require_status(site: Site, *allowed: str, action: str) -> None:
 # --- Requests ----------------------------------------------------------------------------------
 
 
-def site_request(*, tenant: Tenant, actor: Actor, name: str, title: str = "") -> tuple[Site, SiteOperation, str]:
+def site_request(
+    *, tenant: Tenant, actor: Actor, name: str, title: str = "", max_php_workers: int | None = None
+) -> tuple[Site, SiteOperation, str]:
     """A new site, created on the worker from now on. Returns the site, its create operation, and
     its WordPress admin password, shown once: kept by the secret store only until WordPress is
     installed with it."""
     require_role(actor, tenant, SITE_WRITERS, WRITE_REFUSED)
     slug = validate_name(name)
     title = validate_title(title or slug)
+    if max_php_workers is not None and not 1 <= max_php_workers <= MAX_PHP_WORKERS_LIMIT:
+        raise InvalidInput(f"Use 1 to {MAX_PHP_WORKERS_LIMIT} PHP workers.", field="scaling.max_php_workers")
     store = secret_store()
     with tenant_context(tenant), transaction.atomic():
         # Lock the tenant row: two concurrent creations cannot both slip under the plan's limit, and
@@ -140,7 +149,8 @@ def site_request(*, tenant: Tenant, actor: Actor, name: str, title: str = "") ->
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
         if locked.status != TenantStatus.ACTIVE:
             raise Conflict(f"The organisation “{locked.slug}” is {locked.status}: no new site can be made.")
-        live = Site.objects.exclude(status=SiteStatus.DELETED).count()
+        # A site being deleted is on its way out: it no longer counts against the plan's limit.
+        live = Site.objects.exclude(status__in=(SiteStatus.DELETED, SiteStatus.DELETING)).count()
         if live >= locked.max_sites:
             raise Conflict(f"The plan allows {locked.max_sites} sites; delete one or ask for a larger plan.")
         if Site.objects.filter(slug=slug).exclude(status=SiteStatus.DELETED).exists():
@@ -151,6 +161,7 @@ def site_request(*, tenant: Tenant, actor: Actor, name: str, title: str = "") ->
                     slug=slug,
                     title=title,
                     runtime=str(settings.DRIVERS[RUNTIME.name]),
+                    **({"max_php_workers": max_php_workers} if max_php_workers is not None else {}),
                     created_by=actor.user,
                     created_by_email=actor.user.email if actor.user else "",
                     status=SiteStatus.REQUESTED,
@@ -257,6 +268,10 @@ def site_delete(*, tenant: Tenant, actor: Actor, name: str) -> SiteOperation:
             state=OperationState.CANCELLED, finished_at=timezone.now(), error="cancelled: the site is being deleted"
         )
         pipeline.set_status(site, tenant, SiteStatus.DELETING, detail=actor.label)
+        # Links to tenant secrets go now: removing a site needs no env value, a link owns no value
+        # (the delete operation forgets each var's own reference, and must never reach a tenant
+        # secret's), and the secret is free to be deleted at once.
+        SiteEnvVar.objects.filter(site=site).exclude(from_secret="").delete()
         operation = _queue(site=site, tenant=tenant, actor=actor, kind=OperationKind.DELETE)
         audit_record(actor=actor, action="site.delete", tenant=tenant, target=site.slug)
     return operation
@@ -293,14 +308,16 @@ def env_set(
         if site.status == SiteStatus.DELETING:
             raise Conflict(f"“{site.slug}” is being deleted.")
         existing = SiteEnvVar.objects.filter(site=site, name=key).first()
-        # Once sensitive, always sensitive: clearing the flag would reveal the stored value.
-        sensitive = sensitive or bool(existing and existing.sensitive)
+        # Once sensitive, always sensitive: clearing the flag would reveal the stored value. A link to
+        # a tenant secret stores none, so the value that replaces it is as sensitive as the caller says.
+        sensitive = sensitive or bool(existing and existing.sensitive and not existing.from_secret)
         reference = store.store(owner=f"t{tenant.pk}_s{site.pk}", name=key, value=value)
+        # A literal value replaces a link to a tenant secret (the secret itself stays as it is).
         var, _ = SiteEnvVar.objects.update_or_create(
-            site=site, name=key, defaults={"reference": reference, "sensitive": sensitive}
+            site=site, name=key, defaults={"reference": reference, "sensitive": sensitive, "from_secret": ""}
         )
         operation = _queue_env(site, tenant, actor)
-        if existing is not None and existing.reference != reference:
+        if existing is not None and existing.reference and existing.reference != reference:
             _retire(operation, existing.reference)
         audit_record(actor=actor, action="site.env.set", tenant=tenant, target=site.slug, name=key, sensitive=sensitive)
     return var, operation
@@ -315,9 +332,135 @@ def env_delete(*, tenant: Tenant, actor: Actor, name: str, key: str) -> SiteOper
             raise NotFound(f"“{site.slug}” has no env var {key}.")
         var.delete()
         operation = _queue_env(site, tenant, actor)
-        _retire(operation, var.reference)
+        if var.reference:  # a link owns no value: the tenant secret's stays for its other users
+            _retire(operation, var.reference)
         audit_record(actor=actor, action="site.env.delete", tenant=tenant, target=site.slug, name=key)
     return operation
+
+
+def env_link_secret(
+    *, tenant: Tenant, actor: Actor, name: str, key: str, secret: str
+) -> tuple[SiteEnvVar, SiteOperation]:
+    """Site `name`'s env var `key` takes its value from the tenant secret `secret` (now, and after
+    every replacement of the secret), applied to the site by an env operation. Only those who manage
+    secrets may do it: the site's code can read what it is given, so linking hands the value out."""
+    require_role(actor, tenant, SITE_WRITERS, WRITE_REFUSED)
+    require_role(actor, tenant, MANAGER_ROLES, SECRETS_REFUSED)
+    with tenant_context(tenant), transaction.atomic():
+        _live_site(name)  # first: no such site is a 404 whatever the body says
+        key = check_env_name((key or "").strip())
+        secret = validate_secret_name(secret, field="from_secret")
+        # The secret's row first, then the site's (the order tenant_secret_set takes them in): a
+        # deletion cannot slip between this check and the link, nor a replacement miss this site.
+        tenant_secret = _locked_secret(secret)
+        if tenant_secret is None:
+            raise NotFound(f"No secret “{secret}” here: set it first (PUT /api/v1/secrets/{secret}/).")
+        site = _live_site(name, for_update=True)
+        if site.status == SiteStatus.DELETING:
+            raise Conflict(f"“{site.slug}” is being deleted.")
+        existing = SiteEnvVar.objects.filter(site=site, name=key).first()
+        # Always sensitive: the value is the secret's, which nobody reads back.
+        var, _ = SiteEnvVar.objects.update_or_create(
+            site=site, name=key, defaults={"reference": "", "sensitive": True, "from_secret": secret}
+        )
+        operation = _queue_env(site, tenant, actor)
+        if existing is not None and existing.reference:
+            _retire(operation, existing.reference)
+        audit_record(actor=actor, action="site.env.link", tenant=tenant, target=site.slug, name=key, from_secret=secret)
+    return var, operation
+
+
+# --- Tenant secrets ------------------------------------------------------------------------------
+
+
+def validate_secret_name(name: str, *, field: str = "name") -> str:
+    name = (name or "").strip()
+    if len(name) > SECRET_NAME_MAX_LENGTH or not _SECRET_NAME.fullmatch(name):
+        raise InvalidInput(
+            f"Name a secret with 1 to {SECRET_NAME_MAX_LENGTH} characters: lowercase letters, digits and "
+            "hyphens, starting and ending with a letter or digit (e.g. stripe-live).",
+            field=field,
+        )
+    return name
+
+
+def _locked_secret(name: str) -> TenantSecret | None:
+    return TenantSecret.objects.select_for_update().filter(name=name).first()
+
+
+def _secret_users(name: str) -> list[tuple[str, str]]:
+    """(site, env var) pairs that take their value from secret `name`, by site and var."""
+    return list(
+        SiteEnvVar.objects.filter(from_secret=name)
+        .exclude(site__status=SiteStatus.DELETED)
+        .order_by("site__slug", "name")
+        .values_list("site__slug", "name")
+    )
+
+
+def tenant_secret_set(*, tenant: Tenant, actor: Actor, name: str, value: str) -> tuple[TenantSecret, bool]:
+    """Keep `value` as the tenant's secret `name` (True when it is new). Replacing a value queues an
+    env operation for every site that uses it; the old value is forgotten once the new one is in
+    place (right away when no site uses it). Neither the audit trail nor a log holds the value."""
+    require_role(actor, tenant, MANAGER_ROLES, SECRETS_REFUSED)
+    name = validate_secret_name(name)
+    value = check_env_value(value if value is not None else "")
+    store = secret_store()
+    with tenant_context(tenant), transaction.atomic():
+        secret = _locked_secret(name)
+        reference = store.store(owner=f"t{tenant.pk}", name=name, value=value)
+        label = actor.label[:200]
+        created = secret is None
+        using: list[str] = []
+        if secret is None:
+            try:
+                with transaction.atomic():
+                    secret = TenantSecret.objects.create(name=name, reference=reference, updated_by_label=label)
+            except IntegrityError:
+                raise Conflict(f"The secret {name} is being set by someone else at this moment; try again.") from None
+        else:
+            old = secret.reference
+            secret.reference, secret.updated_by_label = reference, label
+            secret.save(update_fields=["reference", "updated_by_label", "updated_at"])
+            # Sites after the secret, one order (slug): the same order as env_link_secret and
+            # sites_follow_tenant, so concurrent changes wait for each other instead of deadlocking.
+            going = (SiteStatus.DELETED, SiteStatus.DELETING)
+            site_ids = set(
+                SiteEnvVar.objects.filter(from_secret=name)
+                .exclude(site__status__in=going)
+                .values_list("site_id", flat=True)
+            )
+            # The status again under the lock: a site whose deletion committed while this waited is left out.
+            locked = Site.objects.select_for_update(no_key=True).filter(pk__in=site_ids).exclude(status__in=going)
+            sites = list(locked.order_by("slug", "pk"))
+            operations = [_queue_env(site, tenant, actor) for site in sites]
+            using = [site.slug for site in sites]
+            if old != reference:
+                for operation in operations:
+                    # On each site's operation: forgetting twice is quiet, and one site's failed
+                    # operation does not keep the old value forever.
+                    _retire(operation, old)
+                if not operations:
+                    pipeline.forget_after_commit(old)
+        audit_record(actor=actor, action="secret.set", tenant=tenant, target=name, created=created, sites=using)
+    return secret, created
+
+
+def tenant_secret_delete(*, tenant: Tenant, actor: Actor, name: str) -> None:
+    """Delete the tenant's secret `name`, refused while a site's env var takes its value from it."""
+    require_role(actor, tenant, MANAGER_ROLES, SECRETS_REFUSED)
+    name = (name or "").strip()
+    with tenant_context(tenant), transaction.atomic():
+        secret = _locked_secret(name)
+        if secret is None:
+            raise NotFound(f"No secret “{name}” here.")
+        users = _secret_users(name)
+        if users:
+            named = ", ".join(f"{site}'s {key}" for site, key in users)
+            raise Conflict(f"{name} is used by {named}: remove those first.")
+        secret.delete()
+        pipeline.forget_after_commit(secret.reference)
+        audit_record(actor=actor, action="secret.delete", tenant=tenant, target=name)
 
 
 # --- Custom hostnames (asked by the dns app) -----------------------------------------------------
@@ -394,6 +537,12 @@ def sites_delete_all(*, tenant: Tenant) -> int:
             site_delete(tenant=tenant, actor=actor, name=name)
         except (Conflict, NotFound):
             continue  # being deleted (or gone) already, by someone else's request in flight
+    with tenant_context(tenant), transaction.atomic():
+        # No site refers to them any more (site_delete removed the links), and the schema that holds
+        # their references goes with the tenant: a cloud store would keep the values forever.
+        for secret in TenantSecret.objects.select_for_update():
+            pipeline.forget_after_commit(secret.reference)
+            secret.delete()
     return len(names)
 
 

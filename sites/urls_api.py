@@ -17,4 +17,6 @@ site_api_urlpatterns = [
     ),
     path("sites/<slug:name>/env/", api.SiteEnvListApi.as_view(), name="api-site-env"),
     path("sites/<slug:name>/env/<str:key>/", api.SiteEnvDetailApi.as_view(), name="api-site-env-var"),
+    path("secrets/", api.TenantSecretListApi.as_view(), name="api-secrets"),
+    path("secrets/<slug:name>/", api.TenantSecretDetailApi.as_view(), name="api-secret"),
 ]

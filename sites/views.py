@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from kernel.errors import ServiceError
+from kernel.errors import NotPermitted, ServiceError
 from kernel.portal import run_action
 from sites import selectors, services
 from sites.models import Site
@@ -15,7 +15,7 @@ from sites.services_urls import site_url_for
 from tenants.audit import Actor
 from tenants.permissions import member_required, request_role
 from tenants.requests import tenant_of
-from tenants.roles import SITE_WRITERS
+from tenants.roles import MANAGER_ROLES, SITE_WRITERS
 
 
 def _site_context(request: HttpRequest, site: Site, **extra: object) -> dict:
@@ -32,6 +32,10 @@ def _site_context(request: HttpRequest, site: Site, **extra: object) -> dict:
         "env": selectors.site_env_vars(tenant=tenant_of(request), actor=actor, name=site.slug),
         "can_write": request_role(request) in SITE_WRITERS,
         "max_value_length": MAX_VALUE_LENGTH,
+        # Only those who manage secrets may hand one to a site (sites.services.env_link_secret).
+        "secret_names": [secret["name"] for secret in selectors.tenant_secrets(tenant=tenant_of(request), actor=actor)]
+        if request_role(request) in MANAGER_ROLES
+        else [],
         **extra,
     }
 
@@ -79,6 +83,19 @@ def site_detail(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def site_env_set(request: HttpRequest, name: str) -> HttpResponse:
     key = request.POST.get("name", "").strip()
+    secret = request.POST.get("from_secret", "").strip()
+    if secret and request.POST.get("value", ""):
+        messages.error(request, "Give a value or choose a secret, not both.")
+        return redirect("portal-site", name=name)
+    if secret:
+        run_action(
+            request,
+            f"{key} now takes its value from the secret {secret}; the site gets it in a moment.",
+            lambda: services.env_link_secret(
+                tenant=tenant_of(request), actor=Actor.from_request(request), name=name, key=key, secret=secret
+            ),
+        )
+        return redirect("portal-site", name=name)
     run_action(
         request,
         f"{key} saved; the site gets it in a moment.",
@@ -136,3 +153,56 @@ def site_delete(request: HttpRequest, name: str) -> HttpResponse:
         lambda: services.site_delete(tenant=tenant_of(request), actor=Actor.from_request(request), name=name),
     )
     return redirect("portal-sites") if deleted else redirect("portal-site", name=site.slug)
+
+
+# --- Tenant secrets ------------------------------------------------------------------------------
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def secrets_page(request: HttpRequest) -> HttpResponse:
+    """The tenant's secrets (names, users, dates) and, for owners and admins, a form to set one.
+    A value typed here is never rendered back, not even when the form has an error."""
+    tenant, actor = tenant_of(request), Actor.from_request(request)
+    errors: dict[str, str] = {}
+    status = 200
+    form_name = ""
+    if request.method == "POST":
+        form_name = request.POST.get("name", "").strip()
+        try:
+            _, created = services.tenant_secret_set(
+                tenant=tenant, actor=actor, name=form_name, value=request.POST.get("value", "")
+            )
+        except ServiceError as exc:
+            errors[exc.field or "form"] = exc.message
+            status = 403 if isinstance(exc, NotPermitted) else 400
+        else:
+            done = "saved" if created else "replaced; the sites that use it get the new value in a moment"
+            messages.success(request, f"Secret {form_name} {done}.")
+            return redirect("portal-secrets")
+    context = {
+        "secrets": selectors.tenant_secrets(tenant=tenant, actor=actor),
+        "errors": errors,
+        "form_name": form_name,
+        "can_manage": request_role(request) in MANAGER_ROLES,
+        "max_value_length": MAX_VALUE_LENGTH,
+    }
+    response = render(request, "portal/secrets.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@member_required(roles=MANAGER_ROLES, refused=services.SECRETS_REFUSED)
+@require_http_methods(["GET", "POST"])
+def secret_delete(request: HttpRequest, name: str) -> HttpResponse:
+    """A confirmation page (who uses the secret), then the deletion on its form's POST."""
+    tenant, actor = tenant_of(request), Actor.from_request(request)
+    secret = selectors.tenant_secret(tenant=tenant, actor=actor, name=name)
+    if request.method == "POST" and request.POST.get("confirm", "") == secret["name"]:
+        run_action(
+            request,
+            f"Secret {secret['name']} deleted.",
+            lambda: services.tenant_secret_delete(tenant=tenant, actor=actor, name=secret["name"]),
+        )
+        return redirect("portal-secrets")
+    return render(request, "portal/secret_delete.html", {"secret": secret})

@@ -159,10 +159,14 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "name", "tenant", "role", "created_by", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at", "role"]
+    list_display = [
+        "prefix", "name", "tenant", "role", "scope", "created_by", "created_at", "last_used_at", "revoked_at",
+    ]  # fmt: skip
+    list_filter = ["revoked_at", "role", "scope"]
     search_fields = ["prefix", "name", "tenant__slug"]
-    readonly_fields = ["tenant", "name", "prefix", "role", "created_by", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "tenant", "name", "prefix", "role", "scope", "created_by", "created_at", "last_used_at", "revoked_at",
+    ]  # fmt: skip
     exclude = ["key_hash"]
     actions = ["revoke_keys"]
 

@@ -138,6 +138,7 @@ class ApiKeyListApi(APIView):
             tenant=tenant_of(request),
             name=data["name"],
             role=data["role"],
+            scope=data["scope"],
         )
         body = ApiKeySerializer(key).data | {"key": raw}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -183,14 +184,6 @@ def _staff_tenant(slug: str) -> Tenant:
     if tenant is None:
         raise Http404
     return tenant
-
-
-class StaffTenantDetailApi(APIView):
-    permission_classes = [IsAuthenticated, IsPlatformStaff]
-
-    @extend_schema(responses=TenantSerializer, summary="One tenant (staff)")
-    def get(self, request: Request, slug: str) -> Response:
-        return Response(TenantSerializer(_staff_tenant(slug)).data)
 
 
 class StaffTenantSuspendApi(APIView):

@@ -63,6 +63,11 @@ class Actor:
             return False
         return self.api_key is None or self.api_key.is_staff_key
 
+    @property
+    def read_only(self) -> bool:
+        """Acting through a read-scoped key: may look, must not change anything."""
+        return self.api_key is not None and self.api_key.is_read_only
+
 
 def audit_record(*, actor: Actor, action: str, tenant: Tenant | None, target: str = "", **details: Any) -> AuditEvent:
     return AuditEvent.objects.create(

@@ -8,6 +8,7 @@ from tenants.selectors import memberships_of_user
 PORTAL_NAV = [
     ("Overview", "portal-home", True),
     ("Sites", "portal-sites", True),
+    ("Secrets", "portal-secrets", True),
     ("Chat", "portal-chat", True),
     ("Billing", "portal-billing", True),
     ("Team", "portal-team", True),

@@ -1,6 +1,6 @@
 from django import forms
 
-from tenants.models import Role
+from tenants.models import ApiKeyScope, Role
 
 
 class OrganisationForm(forms.Form):
@@ -24,6 +24,9 @@ class RoleForm(forms.Form):
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label="Key name", max_length=100, help_text="What will use it, e.g. “CI deploys”.")
     role = forms.ChoiceField(choices=[c for c in Role.choices if c[0] != Role.OWNER], initial=Role.ADMIN)
+    # Read preselected here (the API and CLI default to write): a key made by hand is most often
+    # for a dashboard or a report, and least privilege is the safer thing to paste somewhere.
+    scope = forms.ChoiceField(choices=ApiKeyScope.choices, initial=ApiKeyScope.READ)
 
 
 class RenameForm(forms.Form):

@@ -141,8 +141,14 @@ class Role(models.TextChoices):
     BILLING = "billing", "Billing"
 
 
+class WriterRoles(frozenset[str]):
+    """Roles that may change something. `tenants.roles.require_role` refuses a read-scoped API key
+    for a set of this type whatever the key's role, so every write service guarded by one is closed
+    to read keys. Set operations return a plain frozenset: wrap the result in WriterRoles again."""
+
+
 # Roles that may manage people and credentials of the tenant.
-MANAGER_ROLES = frozenset({Role.OWNER, Role.ADMIN})
+MANAGER_ROLES = WriterRoles({Role.OWNER, Role.ADMIN})
 
 
 class Membership(models.Model):
@@ -200,6 +206,13 @@ class Invitation(models.Model):
         return "pending"
 
 
+class ApiKeyScope(models.TextChoices):
+    """What a key may do: a read key may only look (safe methods); a write key may also change."""
+
+    READ = "read", "Read only"
+    WRITE = "write", "Read and write"
+
+
 class ApiKey(models.Model):
     """A credential for integrators. Shown once; only its SHA-256 is kept. No tenant means a staff key."""
 
@@ -208,6 +221,8 @@ class ApiKey(models.Model):
     prefix = models.CharField(max_length=16, unique=True, help_text="Visible part, to recognise a key.")
     key_hash = models.CharField(max_length=64, unique=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ADMIN)
+    # Default write: keys made before scopes existed keep doing what they did.
+    scope = models.CharField(max_length=8, choices=ApiKeyScope.choices, default=ApiKeyScope.WRITE)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_keys")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -226,6 +241,10 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.scope == ApiKeyScope.READ
 
 
 class AuditEvent(models.Model):

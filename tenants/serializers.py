@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from tenants.models import ApiKey, Invitation, Membership, Role, Tenant, TenantStatus
+from tenants.models import ApiKey, ApiKeyScope, Invitation, Membership, Role, Tenant, TenantStatus
 
 
 class CurrentTenantSerializer(serializers.Serializer):
@@ -48,7 +48,10 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "role", "created_by", "created_at", "last_used_at", "revoked", "revoked_at"]
+        fields = [
+            "id", "name", "prefix", "role", "scope", "created_by", "created_at", "last_used_at",
+            "revoked", "revoked_at",
+        ]  # fmt: skip
 
     def get_revoked(self, key: ApiKey) -> bool:
         return key.revoked_at is not None
@@ -64,6 +67,11 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 class ApiKeyCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     role = serializers.CharField(default=Role.ADMIN, help_text="admin, member or billing")
+    scope = serializers.ChoiceField(
+        choices=ApiKeyScope.choices,
+        default=ApiKeyScope.WRITE,
+        help_text="read (safe methods only: GET, HEAD, OPTIONS) or write (everything the role allows)",
+    )
 
 
 class TenantSerializer(serializers.ModelSerializer):

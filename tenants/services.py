@@ -17,6 +17,7 @@ from tenants.audit import Actor, audit_record
 from tenants.events import publish_tenant_event
 from tenants.models import (
     ApiKey,
+    ApiKeyScope,
     Domain,
     Invitation,
     Membership,
@@ -25,7 +26,7 @@ from tenants.models import (
     TenantStatus,
     User,
 )
-from tenants.roles import MANAGER_ROLES, require_role, require_staff
+from tenants.roles import MANAGER_ROLES, READ_ONLY_KEY_REFUSED, acts_as_owner, require_role, require_staff
 from tenants.schema import clone_tenant_schema, drop_tenant_schema
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
@@ -282,6 +283,51 @@ def membership_remove(*, actor: Actor, membership: Membership) -> None:
         membership.delete()
 
 
+def tenant_owners_set(*, actor: Actor, tenant: Tenant, emails: list[str]) -> dict[str, list[str]]:
+    """Make exactly these people the owners (tenant definitions): each is made a member if needed
+    (an account is made for a new address; they sign in by email code or set a password), and an
+    owner left out becomes an admin, keeping their access. Only owners (or staff) may do it."""
+    if actor.read_only:
+        raise NotPermitted(READ_ONLY_KEY_REFUSED)
+    if not acts_as_owner(actor, tenant):
+        raise NotPermitted("Only owners can choose the organisation's owners.")
+    wanted = sorted({_normalise_email(email, field="owners") for email in emails})
+    if not wanted:
+        raise InvalidInput("An organisation needs at least one owner.", field="owners")
+    added: list[str] = []
+    demoted: list[str] = []
+    with transaction.atomic():
+        current = {m.user.email.lower(): m for m in Membership.objects.select_for_update().filter(tenant=tenant)}
+        newcomers = [email for email in wanted if email not in current]
+        limit = Tenant.objects.values_list("max_members", flat=True).get(pk=tenant.pk)
+        if len(current) + len(newcomers) > limit:
+            raise Conflict(
+                f"The plan allows {limit} members and {len(current)} are here: {len(newcomers)} more owners would "
+                "not fit. Remove members first, or ask for a larger plan.",
+                field="owners",
+            )
+        for email in wanted:
+            membership = current.get(email)
+            if membership is None:
+                user = user_ensure(email=email, verified=False)
+                Membership.objects.create(user=user, tenant=tenant, role=Role.OWNER)
+                added.append(email)
+            elif membership.role != Role.OWNER:
+                membership.role = Role.OWNER
+                membership.save(update_fields=["role"])
+                added.append(email)
+        for email, membership in current.items():
+            if membership.role == Role.OWNER and email not in wanted:
+                membership.role = Role.ADMIN
+                membership.save(update_fields=["role"])
+                demoted.append(email)
+        if added or demoted:
+            audit_record(
+                actor=actor, action="tenant.owners", tenant=tenant, target=tenant.slug, added=added, demoted=demoted
+            )
+    return {"added": added, "demoted": demoted}
+
+
 def invitation_create(*, actor: Actor, tenant: Tenant, email: str, role: str) -> Invitation:
     email = _normalise_email(email)
     new_role = _role(role)
@@ -375,16 +421,31 @@ def invitation_revoke(*, actor: Actor, invitation: Invitation) -> Invitation:
 
 
 def api_key_create(
-    *, actor: Actor, tenant: Tenant | None, name: str, role: str = Role.ADMIN, owner: User | None = None
+    *,
+    actor: Actor,
+    tenant: Tenant | None,
+    name: str,
+    role: str = Role.ADMIN,
+    owner: User | None = None,
+    scope: str = ApiKeyScope.WRITE,
 ) -> tuple[ApiKey, str]:
     """Returns the key and its secret value, which is never available again.
 
     A key belongs to a person: the acting user, or `owner` when the platform itself (the CLI) makes
-    one on their behalf. It can never do more than that person may do at the time it is used.
+    one on their behalf. It can never do more than that person may do at the time it is used, and a
+    read-scoped key never changes anything (tenants.authentication, tenants.roles).
     """
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise InvalidInput("Give the key a name of 1 to 100 characters.", field="name")
+    try:
+        key_scope = ApiKeyScope(scope)
+    except ValueError:
+        allowed = ", ".join(each.value for each in ApiKeyScope)
+        raise InvalidInput(f"Unknown scope “{scope}”; use one of: {allowed}.", field="scope") from None
+    if actor.read_only:
+        # Said here too: a staff key's path below passes no writer role set (tenants.roles).
+        raise NotPermitted(READ_ONLY_KEY_REFUSED)
     holder = owner if actor.is_system else actor.user
     if holder is None:
         raise NotPermitted("An API key belongs to a person; sign in first.")
@@ -406,9 +467,17 @@ def api_key_create(
             if active >= locked.max_api_keys:
                 raise Conflict(f"The plan allows {locked.max_api_keys} active API keys; revoke one first.")
         key = ApiKey.objects.create(
-            tenant=tenant, name=name, prefix=prefix, key_hash=tokens.digest(raw), role=key_role, created_by=holder
+            tenant=tenant,
+            name=name,
+            prefix=prefix,
+            key_hash=tokens.digest(raw),
+            role=key_role,
+            scope=key_scope,
+            created_by=holder,
         )
-        audit_record(actor=actor, action="apikey.create", tenant=tenant, target=prefix, name=name)
+        audit_record(
+            actor=actor, action="apikey.create", tenant=tenant, target=prefix, name=name, scope=key_scope.value
+        )
     return key, raw
 
 

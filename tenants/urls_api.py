@@ -13,8 +13,7 @@ tenant_api_urlpatterns = [
 ]
 
 staff_api_urlpatterns = [
-    path("tenants/", api.StaffTenantListApi.as_view(), name="api-staff-tenants"),
-    path("tenants/<slug:slug>/", api.StaffTenantDetailApi.as_view(), name="api-staff-tenant"),
+    # `tenants/` and `tenants/<slug>/` are answered by definitions.urls_api (the app above this one).
     path("tenants/<slug:slug>/suspend/", api.StaffTenantSuspendApi.as_view(), name="api-staff-tenant-suspend"),
     path("tenants/<slug:slug>/resume/", api.StaffTenantResumeApi.as_view(), name="api-staff-tenant-resume"),
 ]

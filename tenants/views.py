@@ -175,6 +175,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                 tenant=tenant,
                 name=form.cleaned_data["name"],
                 role=form.cleaned_data["role"],
+                scope=form.cleaned_data["scope"],
             )
         except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)

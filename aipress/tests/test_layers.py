@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-LAYERS = {"kernel": 0, "tenants": 1, "sites": 2, "dns": 3, "billing": 3, "chat": 4, "aipress": 9}
+LAYERS = {
+    "kernel": 0, "aipress_cli": 0, "tenants": 1, "sites": 2, "dns": 3, "billing": 3,
+    "chat": 4, "definitions": 4, "mcpserver": 5, "aipress": 9,
+}  # fmt: skip
 ROOT = Path(settings.BASE_DIR)
 
 

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from billing.aggregation import AI_SERVICE, costs_aggregate
 from billing.exports import read_export_lines, row_from_export, rows_save
 from billing.models import AiUsage, CostRecord, ExportRow
+from billing.sources.base import DailyCost
 from billing.sources.local import LocalSource
 from billing.tests.factories import export_row
 from kernel.errors import InvalidInput
@@ -127,3 +128,73 @@ def test_loading_an_export_file_twice_adds_nothing_and_a_bad_line_adds_nothing(t
     assert ExportRow.objects.count() == 2
     with pytest.raises(InvalidInput, match="currency"):
         list(read_export_lines([json.dumps({**good[0], "currency": "dollars"})]))
+
+
+def test_the_assistants_line_and_an_export_line_of_the_same_key_make_one_record(tenant, owner):
+    # An export may name a service like the assistant's line, on the tenant's own (site-less) line.
+    rows_save([row_from_export(export_row(day=OCT, cost="1.00", tenant=tenant.pk, service=AI_SERVICE, sku="Tokens"))])
+    usage = AiUsage.objects.create(
+        tenant=tenant, user=owner, model="gemini-2.5-flash", tokens_in=10, tokens_out=1, cost=Decimal("0.25"), month=OCT
+    )
+    AiUsage.objects.filter(pk=usage.pk).update(created_at=datetime(2026, 10, 1, 9, tzinfo=UTC))
+    result = costs_aggregate(start=OCT, end=OCT)
+    assert result.groups == 1
+    assert CostRecord.objects.get(service=AI_SERVICE).net == Decimal("1.25")
+
+
+class _ListSource:
+    """A source outside the database (as BigQuery is): its groups are copied in."""
+
+    def __init__(self, groups: list[DailyCost]) -> None:
+        self.groups = groups
+
+    def daily_costs(self, *, start: date, end: date) -> list[DailyCost]:
+        return [group for group in self.groups if start <= group.day <= end]
+
+    def latest_usage(self) -> datetime | None:
+        return None
+
+    def check(self) -> str:
+        return "a list"
+
+
+def test_a_source_outside_the_database_is_copied_in_and_summed_per_key(tenant):
+    def group(gross: str, credits: str = "0", day: date = OCT) -> DailyCost:
+        return DailyCost(str(tenant.pk), "", "Cloud Run", day, "USD", Decimal(gross), Decimal(credits))
+
+    # The same key twice: nothing promises that another source answers one group per key.
+    source = _ListSource([group("1.5"), group("2.0", "-0.5"), group("4", day=date(2026, 10, 2))])
+    result = costs_aggregate(start=OCT, end=date(2026, 10, 31), source=source)
+    assert result.groups == 2
+    assert CostRecord.objects.get(day=OCT).net == Decimal("3.0")
+    source.groups = [group("1.5")]  # a corrected answer: the 2nd's record goes, the 1st changes
+    result = costs_aggregate(start=OCT, end=date(2026, 10, 31), source=source)
+    assert (result.groups, result.deleted) == (1, 1)
+    assert list(CostRecord.objects.values_list("day", "net", "tenant")) == [(OCT, Decimal("1.5"), tenant.pk)]
+
+
+def test_deleting_a_tenant_deletes_its_cost_records(acme_rows, make_tenant):
+    # No foreign key in the database (billing/models.py): Django's on_delete does it.
+    other = make_tenant(slug="other")
+    rows_save([row_from_export(export_row(day=OCT, cost="2.00", tenant=other.pk))])
+    costs_aggregate(start=OCT, end=date(2026, 10, 31))
+    acme = acme_rows.pk
+    assert CostRecord.objects.filter(tenant_id=acme).count() == 4
+    acme_rows.delete()
+    assert not CostRecord.objects.filter(tenant_id=acme).exists()
+    assert CostRecord.objects.filter(tenant=other).count() == 1
+    assert CostRecord.objects.filter(tenant__isnull=True).count() == 2  # unattributed cost stays
+
+
+def test_a_record_of_a_tenant_that_is_gone_is_put_right_by_the_next_run(acme_rows):
+    # What a tenant deleted while a run was writing leaves: records with an id no tenant has. The
+    # next run sees that the label names no tenant and makes them unattributed; and a record given
+    # the wrong tenant in any other way gets its own back.
+    costs_aggregate(start=OCT, end=date(2026, 10, 31))
+    first = _records()
+    gone = CostRecord.objects.filter(tenant_label="99999")
+    gone.update(tenant_id=99999)
+    CostRecord.objects.filter(tenant=acme_rows).update(tenant_id=None)
+    costs_aggregate(start=OCT, end=date(2026, 10, 31))
+    assert _records() == first
+    assert gone.get().tenant_id is None

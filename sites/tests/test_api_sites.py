@@ -208,6 +208,20 @@ def test_env_vars_reach_the_running_site_and_sensitive_ones_stay_masked(api):
     assert seen("SHOP_CURRENCY") == "EUR"
     listed = {v["name"]: v["value"] for v in client.get("/api/v1/sites/shop/env/").json()}
     assert listed == {"SHOP_CURRENCY": "EUR", "STRIPE_SECRET": "••••••••"}
+    # A var linked to a tenant secret gets the secret's value, and a replaced secret reaches the site.
+    assert client.put("/api/v1/secrets/shop-webhook/", {"value": "whsec_1"}, format="json").status_code == 201
+    linked = client.put("/api/v1/sites/shop/env/WEBHOOK_SECRET/", {"from_secret": "shop-webhook"}, format="json")
+    assert _finished(client, linked)["state"] == "succeeded"
+    assert seen("WEBHOOK_SECRET") == "whsec_1"
+    assert client.put("/api/v1/secrets/shop-webhook/", {"value": "whsec_2"}, format="json").status_code == 200
+    replaced = client.get("/api/v1/sites/shop/operations/").json()[0]
+    assert replaced["kind"] == "env"
+
+    def applied():
+        return client.get(replaced["url"]).json()["state"] == "succeeded"
+
+    wait_until(applied, timeout=90, what="the secret's new value applied")
+    assert seen("WEBHOOK_SECRET") == "whsec_2"
     assert "sk_live_123" not in client.get("/api/v1/sites/shop/env/STRIPE_SECRET/").content.decode()
     # Clearing the flag does not reveal it.
     client.put("/api/v1/sites/shop/env/STRIPE_SECRET/", {"value": "sk_live_456", "sensitive": False}, format="json")

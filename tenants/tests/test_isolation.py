@@ -15,11 +15,13 @@ from billing.models import Budget
 from billing.urls_api import billing_api_urlpatterns
 from chat.models import Message
 from chat.urls_api import chat_api_urlpatterns
+from definitions.models import Application
+from definitions.urls_api import tenant_definition_urlpatterns
 from kernel.testing import wait_until
-from sites.models import Site, SiteEnvVar, SiteOperation
+from sites.models import Site, SiteEnvVar, SiteOperation, TenantSecret
 from sites.urls_api import site_api_urlpatterns
 from tenants.events import publish_tenant_event
-from tenants.models import ApiKey, Invitation, Membership, Role
+from tenants.models import ApiKey, Invitation, Membership, Role, Tenant
 from tenants.tasks import send_in_tenant
 from tenants.tests.probe_tasks import record_schema
 from tenants.urls_api import tenant_api_urlpatterns
@@ -42,6 +44,10 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
     site_services.env_set(
         tenant=b, actor=Actor.of_user(b_owner), name="bravo-blog", key="STRIPE_KEY", value="sk", sensitive=True
     )
+    site_services.tenant_secret_set(tenant=b, actor=Actor.of_user(b_owner), name="bravo-stripe", value="whsec")
+    site_services.env_link_secret(
+        tenant=b, actor=Actor.of_user(b_owner), name="bravo-blog", key="PAYMENTS", secret="bravo-stripe"
+    )
     from chat import services as chat_services
     from chat.messages import ChatScope
 
@@ -50,6 +56,7 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
 
     billing_services.budget_set(tenant=b, actor=Actor.of_user(b_owner), amount="100")
     billing_services.budget_set(tenant=b, actor=Actor.of_user(b_owner), amount="10", site="bravo-blog")
+    b_application = Application.objects.create(tenant=b, tenant_slug=b.slug, document={}, requested_by_label="ci")
     return {
         "a": a,
         "b": b,
@@ -65,6 +72,8 @@ def two_tenants(make_tenant, add_member, api_key_for, django_capture_on_commit_c
             "conversation_id": b_conversation.pk,
             "tenant": b.slug,
             "site": "bravo-blog",
+            "secret": "bravo-stripe",
+            "application_id": b_application.pk,
         },
     }
 
@@ -89,6 +98,10 @@ OBJECT_CALLS = [
     ("get", "sites/{name}/env/{key}/", None),
     ("put", "sites/{name}/env/{key}/", {"value": "x"}),
     ("delete", "sites/{name}/env/{key}/", None),
+    # A's link naming B's secret, on A's own site name: neither exists for A.
+    ("put", "sites/{name}/env/{key}/", {"from_secret": "{secret}"}),
+    # (A PUT of a secret's name makes the caller's own secret: tests/test_api_tenant_secrets.py.)
+    ("delete", "secrets/{secret}/", None),
     ("get", "chat/conversations/{conversation_id}/", None),
     ("get", "tenants/{tenant}/billing", None),
     ("get", "tenants/{tenant}/budgets/", None),
@@ -96,13 +109,20 @@ OBJECT_CALLS = [
     ("delete", "tenants/{tenant}/budget", None),
     ("put", "tenants/{tenant}/budgets/{site}", {"amount": "1", "action": "suspend"}),
     ("delete", "tenants/{tenant}/budgets/{site}", None),
+    # Tenants as code: B's definition is neither read, planned, applied nor deleted by A.
+    ("get", "tenants/{tenant}/", None),
+    ("put", "tenants/{tenant}/", {"apiVersion": "aipress.io/v1alpha1", "kind": "Tenant"}),
+    ("delete", "tenants/{tenant}/", None),
+    ("post", "tenants/{tenant}/plan/", {"apiVersion": "aipress.io/v1alpha1", "kind": "Tenant"}),
+    ("get", "tenants/{tenant}/applications/{application_id}/", None),
 ]
 
 
 def _snapshot(tenant):
     with tenant_context(tenant):
         sites = sorted(Site.objects.values_list("slug", "status"))
-        sites += sorted(SiteEnvVar.objects.values_list("name", "reference"))
+        sites += sorted(SiteEnvVar.objects.values_list("name", "reference", "from_secret"))
+        sites += sorted(TenantSecret.objects.values_list("name", "reference", "updated_at"))
         sites += sorted(SiteOperation.objects.values_list("pk", "kind", "state"))
         sites += sorted(Message.objects.values_list("pk", "seq"))
     return (
@@ -111,13 +131,18 @@ def _snapshot(tenant):
         sorted(Invitation.objects.filter(tenant=tenant).values_list("pk", "revoked_at")),
         sorted(ApiKey.objects.filter(tenant=tenant).values_list("pk", "revoked_at")),
         sorted(Budget.objects.filter(tenant=tenant).values_list("site_slug", "amount", "action")),
+        sorted(Tenant.objects.filter(pk=tenant.pk).values_list("name", "status")),
     )
 
 
 def test_every_object_route_is_covered():
     routes = {
         str(p.pattern)
-        for p in tenant_api_urlpatterns + site_api_urlpatterns + chat_api_urlpatterns + billing_api_urlpatterns
+        for p in tenant_api_urlpatterns
+        + site_api_urlpatterns
+        + chat_api_urlpatterns
+        + billing_api_urlpatterns
+        + tenant_definition_urlpatterns
         if isinstance(p, URLPattern) and "<" in str(p.pattern)
     }
     covered = {
@@ -125,6 +150,7 @@ def test_every_object_route_is_covered():
         .replace("{tenant}", "<slug:tenant>")
         .replace("{site}", "<slug:site>")
         .replace("{key}", "<str:key>")
+        .replace("{secret}", "<slug:name>")
         .replace("{", "<int:")
         .replace("}", ">")
         for _, path, _ in OBJECT_CALLS
@@ -143,6 +169,8 @@ def test_tenant_a_cannot_touch_b_objects(two_tenants, client_for, credential, me
     else:
         client = client_for(t["b"], key=t["a_key"])  # A's key sent to B's host still acts in A
     url = "/api/v1/" + path.format(**t["b_ids"])
+    if body:
+        body = {field: str(value).format(**t["b_ids"]) for field, value in body.items()}
     response = getattr(client, method)(url, body, format="json") if body else getattr(client, method)(url)
     assert response.status_code == 404, response.content
     assert response["Content-Type"] == "application/problem+json"
@@ -170,7 +198,7 @@ def test_a_cannot_post_into_b_conversations(two_tenants, client_for, credential,
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["tenant/", "members/", "invitations/", "api-keys/", "sites/"])
+@pytest.mark.parametrize("path", ["tenant/", "members/", "invitations/", "api-keys/", "sites/", "secrets/"])
 def test_a_member_on_b_host_gets_404_and_b_lists_stay_private(two_tenants, client_for, path):
     t = two_tenants
     before = _snapshot(t["b"])
@@ -186,7 +214,9 @@ def test_a_member_on_b_host_gets_404_and_b_lists_stay_private(two_tenants, clien
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/", "/team/", "/api-keys/", "/settings/", "/sites/", "/sites/bravo-blog/"])
+@pytest.mark.parametrize(
+    "path", ["/", "/team/", "/api-keys/", "/settings/", "/sites/", "/sites/bravo-blog/", "/secrets/"]
+)
 def test_portal_pages_of_b_are_404_for_a(two_tenants, client_for, path):
     response = client_for(two_tenants["b"], user=two_tenants["a_owner"]).get(path)
     assert response.status_code == 404
@@ -205,6 +235,7 @@ def test_portal_pages_of_b_are_404_for_a(two_tenants, client_for, path):
         ("post", "/sites/{name}/suspend/"),
         ("post", "/sites/{name}/retry/"),
         ("post", "/sites/{name}/delete/"),
+        ("post", "/secrets/{secret}/delete/"),
     ],
 )
 def test_portal_actions_on_b_objects_from_a_host_are_404(two_tenants, client_for, method, path):

@@ -60,7 +60,7 @@ def test_home_team_keys_and_settings_render_for_members(tenant, owner, client_fo
 
 def test_new_api_key_is_shown_once(tenant, owner, client_for):
     client = client_for(tenant, user=owner)
-    created = client.post("/api-keys/", {"name": "Deploys", "role": "admin"})
+    created = client.post("/api-keys/", {"name": "Deploys", "role": "admin", "scope": "write"})
     page = created.content.decode()
     key = ApiKey.objects.get(tenant=tenant)
     secret = page.split('id="new-key">')[1].split("<")[0]

@@ -8,7 +8,14 @@ from sites.spec import SiteSpec
 
 TENANT_LABEL = "aipress-tenant-id"
 SITE_LABEL = "aipress-site-id"
+# On a site's own copy of a tenant secret's value (sites.secrets.secretmanager): what the sweep of
+# copies no longer used lists by, beside the site's labels.
+LINKED_LABEL = "aipress-linked"
 _KEY = re.compile(r"^(?P<prefix>.*?)t(?P<tenant>\d+)_s(?P<site>\d+)$")
+# A tenant's key (`t<tenant id>`, after the prefix): what owns its tenant secrets. Never a site's key:
+# those end in `_s<site id>`.
+_TENANT_KEY = re.compile(r"^(?P<prefix>.*?)t(?P<tenant>\d+)$")
+SECRET_ID_LIMIT = 255  # Secret Manager's longest secret id
 
 
 def _dashed(key: str) -> str:
@@ -26,6 +33,27 @@ def labels_of_key(key: str) -> dict[str, str]:
 
 def labels(spec: SiteSpec) -> dict[str, str]:
     return labels_of_key(spec.key)
+
+
+def is_tenant_key(key: str) -> bool:
+    return _TENANT_KEY.match(key) is not None
+
+
+def labels_of_tenant_key(key: str) -> dict[str, str]:
+    """The labels of what a tenant owns beside its sites (its tenant secrets): the tenant's, and no
+    site label, so that no sweep of a site's resources by its labels can ever list them."""
+    found = _TENANT_KEY.match(key)
+    if found is None:
+        raise ValueError(f"{key!r} is not a tenant's key")
+    return {TENANT_LABEL: found["tenant"], "aipress-managed": "true"}
+
+
+def tenant_key_of(key: str) -> str:
+    """The key of the tenant a site's key belongs to (`x_t5_s9` -> `x_t5`)."""
+    found = _KEY.match(key)
+    if found is None:
+        raise ValueError(f"{key!r} is not a site's key")
+    return f"{found['prefix']}t{found['tenant']}"
 
 
 def _fitted(name: str, limit: int, prefix: str, key: str) -> str:
@@ -66,3 +94,28 @@ def database_name(spec: SiteSpec) -> str:
 def secret_id(key: str, name: str) -> str:
     """One Secret Manager secret per site and value (its versions are the value's history)."""
     return f"aipress-{key}-{name}"
+
+
+def tenant_secret_prefix(key: str) -> str:
+    """What every secret id of a tenant's own secrets starts with. `t5-` never starts a site's
+    (`t5_s9-`), nor another tenant's (`t55-`)."""
+    labels_of_tenant_key(key)  # a site's key here would file a tenant secret under that site
+    return f"aipress-{key}-"
+
+
+def tenant_secret_id(key: str, name: str) -> str:
+    """One Secret Manager secret per tenant secret (its versions are the value's history). Too long,
+    the name becomes a digest but the tenant's prefix stays, so the id still says whose it is."""
+    prefix = tenant_secret_prefix(key)
+    return _fitted(f"{prefix}{name}", SECRET_ID_LIMIT, prefix, f"{key}/{name}")
+
+
+def linked_secret_id(key: str, name: str, source: str) -> str:
+    """The site's own copy of the tenant secret version `source` that its env var `name` takes its
+    value from: one secret per value copied, so its only version is 1 and a new value of the tenant
+    secret is a new id (hence a new revision). `NAME-<digest>` holds a hyphen, which no env var's name
+    (capitals, digits, `_`) nor generated secret's has: it never meets the site's own secret `NAME`.
+    Too long, a digest of both, still under the site's prefix (the deletion sweep looks there)."""
+    prefix = secret_id(key, "")
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    return _fitted(f"{prefix}{name}-{digest}", SECRET_ID_LIMIT, prefix, f"{name}/{source}")

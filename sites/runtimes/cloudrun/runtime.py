@@ -6,7 +6,8 @@ The pipeline's steps, as this runtime does them (the secret store does `secrets`
 
     database   a database in Cloud SQL (an Admin API operation, polled) and its own MySQL user
     files      the site's service account and its uploads bucket
-    pool       the Cloud Run service (created or patched; its operation polled)
+    pool       the Cloud Run service (created or patched; its operation polled), then the site's
+               copies of tenant secrets it no longer refers to are deleted
     server     who may call it: everyone, or no one while it is suspended (with ingress and scaling)
     install    WordPress installs itself when its first instance starts; this waits until it answers
                with the site's title, then rolls a revision without the admin password
@@ -25,6 +26,7 @@ from sites.runtimes import mysql
 from sites.runtimes.cloudrun import clients, database, names, service, storage, web
 from sites.runtimes.cloudrun.config import config, missing, missing_message
 from sites.runtimes.cloudrun.errors import cloud_call
+from sites.secrets import secretmanager
 from sites.spec import ADMIN_PASSWORD_SECRET, Done, Pending, SiteSpec, StepError, StepResult
 
 WAIT_HANDLE = "wordpress-wait:"
@@ -47,7 +49,7 @@ class CloudRunRuntime:
         steps = {
             "database": lambda: database.ensure(spec, handle),
             "files": lambda: Done(storage.ensure(spec)),
-            "pool": lambda: service.ensure(spec, handle, admin_password=ADMIN_PASSWORD_SECRET in spec.secrets),
+            "pool": lambda: self._pool(spec, handle),
             "server": lambda: self._server(spec, handle),
             "install": lambda: self._install(spec, handle),
             "health": lambda: Done(self._health(spec)),
@@ -55,6 +57,17 @@ class CloudRunRuntime:
         if step not in steps:
             raise StepError(f"The Cloud Run runtime has no step {step!r}.")
         return steps[step]()
+
+    def _pool(self, spec: SiteSpec, handle: str | None) -> StepResult:
+        """The service as the spec says; once its revision serves, the site's copies of tenant secrets
+        that it no longer refers to go (a link removed or replaced, a secret given a new value): only
+        now, so the serving revision never loses a value it reads. Every operation that changes a
+        link or a linked value runs this step (env), and deletion sweeps whatever is left."""
+        deployed = service.ensure(spec, handle, admin_password=ADMIN_PASSWORD_SECRET in spec.secrets)
+        if isinstance(deployed, Pending):
+            return deployed
+        gone = secretmanager.forget_unused_copies(spec)
+        return Done(f"{deployed.detail}; {gone} unused copies of secrets removed") if gone else deployed
 
     def _server(self, spec: SiteSpec, handle: str | None) -> StepResult:
         """Ingress and scaling follow suspension (a new revision), then who may call the service."""

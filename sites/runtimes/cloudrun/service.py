@@ -15,6 +15,7 @@ from google.iam.v1 import iam_policy_pb2, policy_pb2
 from sites.runtimes.cloudrun import clients, names
 from sites.runtimes.cloudrun.config import CloudConfig, config
 from sites.runtimes.cloudrun.errors import cloud_call, quietly_missing
+from sites.secrets import secretmanager
 from sites.spec import ADMIN_PASSWORD_SECRET, SALT_NAMES, Done, Pending, SiteSpec, StepError, StepResult
 
 HANDLE = "run-operation:"
@@ -36,15 +37,13 @@ def service_name(cfg: CloudConfig, spec: SiteSpec) -> str:
 
 
 def _secret_env(name: str, spec: SiteSpec) -> run_v2.EnvVar:
-    """A secret by reference to the exact version the platform keeps: a new value is a new version,
-    hence a new revision, and every instance of a revision reads the same value."""
-    reference = spec.references.get(name, "")
-    version = reference.rsplit("/versions/", 1)[1] if "/versions/" in reference else "latest"
+    """A secret by reference to an exact version: the one the platform keeps of the site's own, or
+    the site's copy of a tenant secret's value (secretmanager.env_secret). A new value is a new
+    version or copy, hence a new revision, and every instance of a revision reads the same value."""
+    secret, version = secretmanager.env_secret(spec, name)
     return run_v2.EnvVar(
         name=name,
-        value_source=run_v2.EnvVarSource(
-            secret_key_ref=run_v2.SecretKeySelector(secret=names.secret_id(spec.key, name), version=version)
-        ),
+        value_source=run_v2.EnvVarSource(secret_key_ref=run_v2.SecretKeySelector(secret=secret, version=version)),
     )
 
 
@@ -161,6 +160,12 @@ def ensure(spec: SiteSpec, handle: str | None, *, admin_password: bool) -> StepR
     wanted = desired(spec, admin_password=admin_password)
     found = current(spec)
     client = clients.services()
+    fingerprint = wanted.annotations[SPEC_ANNOTATION]
+    if found is None or found.annotations.get(SPEC_ANNOTATION) != fingerprint:
+        # Whichever operation rolls this revision (an update queued before a tenant secret was given
+        # a new value, say), the copies it refers to exist and its account may read them; a revision
+        # that refers to a missing secret would fail to start.
+        secretmanager.ensure_linked_copies(spec)
     if found is None:
         with cloud_call(f"creating the Cloud Run service {sid}"):
             operation = client.create_service(
@@ -168,7 +173,7 @@ def ensure(spec: SiteSpec, handle: str | None, *, admin_password: bool) -> StepR
             )
         return _deploying(operation.operation.name, f"Cloud Run is creating {sid}")
     wanted.name = found.name
-    if found.annotations.get(SPEC_ANNOTATION) != wanted.annotations[SPEC_ANNOTATION]:
+    if found.annotations.get(SPEC_ANNOTATION) != fingerprint:
         with cloud_call(f"updating the Cloud Run service {sid}"):
             operation = client.update_service(service=wanted)
         return _deploying(operation.operation.name, f"Cloud Run is rolling out a revision of {sid}")
@@ -185,6 +190,7 @@ def ensure(spec: SiteSpec, handle: str | None, *, admin_password: bool) -> StepR
         # Its last revision failed (a retry after a failed deployment): deploy it again, or the
         # unchanged fingerprint would keep the site failed for ever.
         wanted.template.annotations[REDEPLOY_ANNOTATION] = str(time.time_ns())
+        secretmanager.ensure_linked_copies(spec)  # a copy deleted meanwhile would fail it again
         with cloud_call(f"deploying the Cloud Run service {sid} again"):
             operation = client.update_service(service=wanted)
         return _deploying(operation.operation.name, f"Cloud Run is deploying {sid} again")

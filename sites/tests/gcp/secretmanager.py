@@ -33,6 +33,9 @@ from sites.tests.gcp.base import (
 
 SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 MAX_PAYLOAD = 64 * 1024
+# Secret Manager's rules for a secret's annotations (unlike labels: any case, dots, any value).
+ANNOTATION_KEY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+MAX_ANNOTATIONS_BYTES = 16 * 1024
 ACCESSOR = "roles/secretmanager.secretAccessor"
 # Fields of a Secret a PATCH may change (replication is immutable).
 UPDATABLE = frozenset(
@@ -159,6 +162,16 @@ class FakeSecretManager(FakeApi):
     def _check_secret(self, body: Any) -> dict[str, Any]:
         checked = check_proto(body or {}, _message("Secret"), "secret")
         check_labels(checked.get("labels"), "secret.labels")
+        annotations = checked.get("annotations", {})
+        for key in annotations:
+            if not ANNOTATION_KEY.fullmatch(key) or len(key.encode()) > 128:
+                raise invalid(
+                    f"secret.annotations[{key}]",
+                    f"Invalid annotation key '{key}': 1-63 characters, starting and ending with a letter or "
+                    "digit, with letters, digits, '-', '_' and '.' between.",
+                )
+        if sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items()) >= MAX_ANNOTATIONS_BYTES:
+            raise invalid("secret.annotations", "The total size of annotation keys and values must be less than 16KiB.")
         for alias, number in checked.get("versionAliases", {}).items():
             if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,62}", alias) or int(number) < 1:
                 raise invalid(f"secret.version_aliases[{alias}]", f"Invalid version alias '{alias}'.")

@@ -589,6 +589,20 @@ def test_secret_manager_refusals(secret_manager: FakeSecretManager) -> None:
             secret_id="db-13",
             secret=secretmanager_v1.Secret(replication=AUTOMATIC, labels={"site": "x" * 64}),
         )
+    # Annotations: keys of their own alphabet (no '/', unlike Kubernetes'), any value, 16 KiB in all.
+    for bad in ({"aipress.io/copy-of": "x"}, {"-copy-of": "x"}, {"copy-of": "x" * 16 * 1024}):
+        with pytest.raises(exceptions.BadRequest, match="annotation"):
+            client.create_secret(
+                parent=parent, secret_id="db-13", secret=secretmanager_v1.Secret(replication=AUTOMATIC, annotations=bad)
+            )
+    annotated = client.create_secret(
+        parent=parent,
+        secret_id="db-14",
+        secret=secretmanager_v1.Secret(
+            replication=AUTOMATIC, annotations={"Copy.of_2": f"{parent}/secrets/db-12/versions/1"}
+        ),
+    )
+    assert annotated.annotations["Copy.of_2"] == f"{parent}/secrets/db-12/versions/1"
     with pytest.raises(exceptions.BadRequest, match="Checksum"):
         client.add_secret_version(
             parent=f"{parent}/secrets/db-12", payload=secretmanager_v1.SecretPayload(data=b"x", data_crc32c=1)

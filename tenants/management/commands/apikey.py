@@ -7,7 +7,7 @@ from kernel.errors import ServiceError
 from tenants import selectors, services
 from tenants.audit import Actor
 from tenants.cli import fail_on_service_error
-from tenants.models import Membership, Role
+from tenants.models import ApiKeyScope, Membership, Role
 
 
 class Command(BaseCommand):
@@ -21,6 +21,12 @@ class Command(BaseCommand):
         target.add_argument("--staff", metavar="EMAIL", help="A staff key for the platform endpoints, owned by EMAIL.")
         create.add_argument("--name", required=True)
         create.add_argument("--role", default=Role.ADMIN, help="admin (default), member or billing")
+        create.add_argument(
+            "--scope",
+            default=ApiKeyScope.WRITE.value,
+            choices=[each.value for each in ApiKeyScope],
+            help="write (default): everything the role allows; read: look only (GET, HEAD, OPTIONS)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -29,7 +35,7 @@ class Command(BaseCommand):
                 if not user.is_staff:
                     raise CommandError(f"{user.email} is not platform staff.")
                 key, raw = services.api_key_create(
-                    actor=Actor.system("cli"), tenant=None, name=options["name"], owner=user
+                    actor=Actor.system("cli"), tenant=None, name=options["name"], owner=user, scope=options["scope"]
                 )
             else:
                 tenant = selectors.tenant_get_by_slug(options["tenant"])
@@ -44,8 +50,9 @@ class Command(BaseCommand):
                     name=options["name"],
                     role=options["role"],
                     owner=owner.user,
+                    scope=options["scope"],
                 )
         except ServiceError as exc:
             raise fail_on_service_error(exc) from None
-        self.stderr.write(f"Created key “{key.name}” ({key.prefix}…). Store it now; it is not shown again.")
+        self.stderr.write(f"Created {key.scope} key “{key.name}” ({key.prefix}…). Store it now; it is not shown again.")
         self.stdout.write(raw)

@@ -1,0 +1,3 @@
+from aipress_cli.main import main
+
+main()
