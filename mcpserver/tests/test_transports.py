@@ -1,6 +1,8 @@
 """The same scenarios over stdio (`manage.py mcp`) and streamable HTTP (`/mcp`), through the SDK's own
 client: the tools as the chat has them, a read, a deletion through its confirmation, a read key,
-and another tenant named."""
+and another tenant named. The scenarios beyond those (a paid tool's confirmation, the chat's
+refusals, elicitation) run over HTTP only: each stdio test starts a process, and the suite's time
+is counted."""
 
 from typing import Any
 
@@ -89,11 +91,11 @@ def test_a_deletion_waits_for_its_action_id_which_works_once_for_that_call_only(
     assert deleted.actor_label.startswith("mcp, api key")
 
 
-def test_a_paid_tool_asks_first_too_and_says_what_it_would_make(acme, key_for, connect):
+def test_a_paid_tool_asks_first_too_and_says_what_it_would_make(acme, key_for, http_client):
     key = key_for(acme)
 
     async def scenario() -> tuple[CallToolResult, str | None, CallToolResult]:
-        async with connect(key, host_for(acme)) as client:
+        async with http_client(key, host_for(acme)) as client:
             first = await client.call_tool("create_site", {"site": "shop", "title": "Our shop"})
             before = await in_thread(site_status, acme, "shop")
             action_id = first.structured_content["action_id"]
@@ -151,11 +153,11 @@ def test_a_member_naming_another_tenant_is_refused_as_in_the_chat(acme, globex, 
     assert not McpAction.objects.exists()
 
 
-def test_refusals_of_the_chat_are_error_results(acme, key_for, connect):
+def test_refusals_of_the_chat_are_error_results(acme, key_for, http_client):
     key = key_for(acme)
 
     async def scenario() -> list[CallToolResult]:
-        async with connect(key, host_for(acme)) as client:
+        async with http_client(key, host_for(acme)) as client:
             return [
                 await client.call_tool("no_such_tool", {}),
                 await client.call_tool("site_status", {}),
@@ -186,7 +188,7 @@ class Person:
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-def test_a_client_that_can_ask_its_user_confirms_within_the_call(acme, key_for, connect, mode):
+def test_a_client_that_can_ask_its_user_confirms_within_the_call(acme, key_for, http_client, mode):
     """2026-07-28 (auto): an input_required result and a retry; the handshake era (legacy): an
     elicitation request during the call. Either way one call, and it acts only on a yes."""
     ready_site(acme, "blog")
@@ -195,9 +197,9 @@ def test_a_client_that_can_ask_its_user_confirms_within_the_call(acme, key_for, 
     yes, no = Person(agrees=True), Person(agrees=False)
 
     async def scenario() -> tuple[CallToolResult, CallToolResult, str]:
-        async with connect(key, host_for(acme), mode=mode, elicitation_callback=no) as client:
+        async with http_client(key, host_for(acme), mode=mode, elicitation_callback=no) as client:
             declined = await client.call_tool("delete_site", {"site": "shop"})
-        async with connect(key, host_for(acme), mode=mode, elicitation_callback=yes) as client:
+        async with http_client(key, host_for(acme), mode=mode, elicitation_callback=yes) as client:
             accepted = await client.call_tool("delete_site", {"site": "blog"})
             era = client.protocol_version
         return declined, accepted, era
