@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-
 from definitions.schema import API_VERSION, KIND
 
 DEFAULT_MAX_WORKERS = 4  # sites.models.Site.max_php_workers' default
@@ -91,10 +89,6 @@ class TenantSpec:
             "metadata": {"name": self.name, "displayName": self.display_name},
             "spec": spec,
         }
-
-
-def default_currency() -> str:
-    return str(settings.BILLING_CURRENCY)
 
 
 def _number(amount: Decimal) -> int | float:
