@@ -1,5 +1,6 @@
 # The AIPress control plane, for Cloud Run (or any container host). One image, three commands:
-#   web     (default)  uvicorn serving HTTP and websockets on $PORT
+#   web     (default)  uvicorn serving HTTP and websockets on $PORT: HTTP through Django's WSGI
+#                      handler in WEB_THREADS threads per worker (docs/architecture.md, "A request's path")
 #   worker             python -m celery -A aipress worker --loglevel INFO
 #   beat               python -m celery -A aipress beat --loglevel INFO --scheduler django_celery_beat.schedulers:DatabaseScheduler
 # Before a new revision takes traffic, run `python manage.py setup_platform` once (a Cloud Run job).
@@ -24,5 +25,6 @@ RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinpu
     && useradd --system --uid 10001 aipress && chown -R aipress /app/var
 USER aipress
 
-ENV PORT=8080 WEB_WORKERS=2
+# One worker process per core; each runs requests in 4 threads (aipress/serving.py).
+ENV PORT=8080 WEB_WORKERS=2 WEB_THREADS=4 WEB_HTTP=wsgi
 CMD ["sh", "-c", "exec python -m uvicorn aipress.asgi:application --host 0.0.0.0 --port $PORT --workers $WEB_WORKERS --no-proxy-headers --no-access-log"]

@@ -8,6 +8,13 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aipress.settings")
 django_asgi_app = get_asgi_application()
 
+if os.environ.get("WEB_HTTP", "wsgi") == "wsgi":  # aipress/serving.py says why
+    from django.core.wsgi import get_wsgi_application
+
+    from aipress.serving import http_over_wsgi
+
+    django_asgi_app = http_over_wsgi(get_wsgi_application())
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.routing import websocket_urlpatterns as chat_websockets  # noqa: E402

@@ -1,4 +1,6 @@
-"""Liveness (/healthz) and readiness (/readyz: database, Redis and the Celery broker)."""
+"""Liveness (/healthz) and readiness (/readyz: database, Redis and the Celery broker), answered by a
+middleware near the top of the chain: a load balancer's probe touches no tenant, session or key, and
+still answers when those are broken."""
 
 import time
 from collections.abc import Callable
@@ -9,7 +11,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import connection
 from django.dispatch import receiver
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
 from kernel import drivers
@@ -99,6 +101,20 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if failing:
         return JsonResponse({"status": "unavailable", "failing": failing, **body}, status=503)
     return JsonResponse({"status": "ok", **body})
+
+
+HEALTH_VIEWS: dict[str, Callable[[HttpRequest], HttpResponse]] = {"/healthz": healthz, "/readyz": readyz}
+
+
+class HealthMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        view = HEALTH_VIEWS.get(request.path_info)
+        if view is not None and request.method in ("GET", "HEAD"):
+            return view(request)
+        return self.get_response(request)
 
 
 @receiver(setting_changed)

@@ -78,23 +78,31 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 # New tenants clone this migrated schema instead of running every migration (see tenants/schema.py).
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# `SET search_path` once per connection and schema change, not before every query: it was half of the
+# round trips of a site PATCH (issue 14). django-tenants re-issues it after a rollback, a savepoint
+# rollback, a reconnect and every change of tenant; tenants/schema.py's clone, which sets the path by
+# hand, switches back through use_public_schema() for the same reason.
+TENANT_LIMIT_SET_CALLS = True
 # Unknown hosts (load balancer probes, the bare IP) get the public site rather than an error page.
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = True
 PUBLIC_SCHEMA_URLCONF = "aipress.urls_public"
 ROOT_URLCONF = "aipress.urls_tenant"
 AUTH_USER_MODEL = "tenants.User"
 
+# The chain, and why it is in this order, is in docs/architecture.md ("A request's path"). The
+# kernel.browser_middleware classes are Django's own, stepping aside for API calls with a key.
 MIDDLEWARE = [
     "kernel.request_context.RequestIdMiddleware",
-    "tenants.middleware.TenantResolutionMiddleware",
+    "aipress.health.HealthMiddleware",  # /healthz and /readyz, before tenancy, sessions or a key
+    "tenants.middleware.TenantResolutionMiddleware",  # an API key decides the tenant and the user
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "kernel.browser_middleware.BrowserStaticFiles",
+    "kernel.browser_middleware.BrowserSessions",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kernel.browser_middleware.BrowserAuthentication",
     "allauth.account.middleware.AccountMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "kernel.browser_middleware.BrowserMessages",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kernel.request_context.RequestUserMiddleware",
     "tenants.middleware.SuspendedTenantMiddleware",
@@ -257,6 +265,10 @@ SITES_MARIADB_URL = env("SITES_MARIADB_URL", default="")
 SITES_DB_HOST = env("SITES_DB_HOST", default="")
 # Prefixes every site's database, user and folder name, so test runs never meet `make run`'s sites.
 SITES_KEY_PREFIX = env("SITES_KEY_PREFIX", default="")
+# The local sites' opcache (one shared memory for all of their PHP), in MB: each site's WordPress takes
+# about 17 MB of it for its pages, more with its admin (docs/site-performance.md). Only what is used
+# is taken from the machine's memory.
+SITES_PHP_OPCACHE_MB = env.int("SITES_PHP_OPCACHE_MB", default=1024)
 # An operation that showed no progress for this long is taken over by the reconciler (its worker died).
 SITES_STEP_STALE_SECONDS = env.int("SITES_STEP_STALE_SECONDS", default=180)
 # How often the reconciler asks the runtime whether every piece of a running site is still there.
@@ -283,6 +295,20 @@ STORAGE_EMULATOR_HOST = env("STORAGE_EMULATOR_HOST", default="")
 # addresses. Custom domains are told to point here too (or to the site's platform hostname by CNAME).
 SITES_PUBLIC_IPV4 = env("SITES_PUBLIC_IPV4", default="127.0.0.1")
 SITES_PUBLIC_IPV6 = env("SITES_PUBLIC_IPV6", default="")
+# --- The full-page cache (docs/page-cache.md). Anonymous pages are kept this long by each local
+# site's nginx, and by the CDN in front of sites (the s-maxage its must-use plugin sends); every
+# change of content empties it sooner.
+SITES_PAGE_CACHE = env.bool("SITES_PAGE_CACHE", default=True)
+SITES_PAGE_CACHE_SECONDS = env.int("SITES_PAGE_CACHE_SECONDS", default=600)
+SITES_PAGE_CACHE_MAX_MB = env.int("SITES_PAGE_CACHE_MAX_MB", default=256)  # on disk, per local site
+SITES_PAGE_CACHE_KEYS_MB = env.int("SITES_PAGE_CACHE_KEYS_MB", default=1)  # shared memory per site: ~8,000 pages a MB
+# Where a local site's nginx forwards its plugin's purges: the control plane as this host reaches it
+# (the Procfile's web process). Sites' own PHP cannot connect there (docs/sandbox.md).
+SITES_CACHE_PURGE_UPSTREAM = env(
+    "SITES_CACHE_PURGE_UPSTREAM", default=f"http://127.0.0.1:{env('WEB_PORT', default='8000')}"
+)
+# How often one site's plugin may ask for a purge (the API's keys have their own budgets).
+SITES_CACHE_PURGE_RATE = env("SITES_CACHE_PURGE_RATE", default="120/min")
 
 # --- DNS and domains (docs/domains.md). DNS_PROVIDER (above) chooses local or cloudflare.
 # The local provider's authoritative server (`manage.py dns serve`): the platform's zone, and any

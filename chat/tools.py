@@ -252,6 +252,16 @@ def list_env_vars(context: ToolContext, arguments: dict[str, Any]) -> ToolResult
     return ToolResult(message=message, data={"site": name, "env": variables}, site=name)
 
 
+def purge_cache(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+    name = _text(arguments.get("site"), "site")
+    purge = site_services.site_cache_purge(tenant=context.tenant, actor=context.actor, name=name)
+    message = f"Emptied the page cache of “{purge.site}”: visitors get freshly made pages from now on."
+    if not purge.finished:
+        message += " The CDN's copies follow in a moment."
+    data = {"site": purge.site, "origin": purge.origin, "edge": purge.edge}
+    return ToolResult(message=message, data=data, site=purge.site)
+
+
 def _domain_data(context: ToolContext, domain: Any) -> dict[str, Any]:
     site = site_selectors.site_get(tenant=context.tenant, actor=context.actor, name=domain.site_slug)
     records = domain_selectors.records_for(domain, runtime=site.runtime)
@@ -439,6 +449,18 @@ REGISTRY: dict[str, Tool] = {
             destructive=False,
             idempotent=True,
             questions=(("site", "Of which site?"),),
+        ),
+        Tool(
+            name="purge_cache",
+            description="Empty a site's page cache, so that every visitor gets freshly made pages.",
+            properties={"site": _SITE},
+            required=("site",),
+            run=purge_cache,
+            read_only=False,
+            # It removes only copies: the next visitor's request makes each page again.
+            destructive=False,
+            idempotent=True,
+            questions=(("site", "Which site's cache should I empty?"),),
         ),
         Tool(
             name="add_domain",

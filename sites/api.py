@@ -1,18 +1,26 @@
 """Thin API views for sites: parse, call a service or selector as the request's actor, serialize.
 Every change answers 202 with the operation that carries it out (and a Location to follow it)."""
 
-from typing import Any
+import time
+from typing import Any, cast
 
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 from django.urls import reverse
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
-from rest_framework.permissions import IsAuthenticated
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from kernel.api import validated
-from sites import selectors, services
+from sites import page_cache, selectors, services
 from sites.models import Site, SiteOperation
 from sites.serializers import (
     EnvVarAcceptedSerializer,
@@ -28,8 +36,11 @@ from sites.serializers import (
     SiteUpdateSerializer,
     TenantSecretSerializer,
     TenantSecretWriteSerializer,
+    site_body,
 )
 from tenants.audit import Actor
+from tenants.authentication import ApiKeyAuthentication
+from tenants.models import Tenant
 from tenants.permissions import IsTenantMember
 from tenants.requests import tenant_of
 
@@ -54,8 +65,9 @@ class SiteListApi(APIView):
 
     @extend_schema(responses=SiteSerializer(many=True), summary="Sites of the tenant")
     def get(self, request: Request) -> Response:
-        sites = selectors.site_list(tenant=tenant_of(request), actor=Actor.from_request(request))
-        return Response(SiteSerializer(sites, many=True, context={"tenant": tenant_of(request)}).data)
+        tenant = tenant_of(request)
+        rows = selectors.site_list_rows(tenant=tenant, actor=Actor.from_request(request))
+        return Response([site_body(row, tenant) for row in rows])
 
     @extend_schema(
         request=SiteCreateSerializer,
@@ -252,3 +264,139 @@ class TenantSecretDetailApi(APIView):
     def delete(self, request: Request, name: str) -> Response:
         services.tenant_secret_delete(tenant=tenant_of(request), actor=Actor.from_request(request), name=name)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- The page cache: emptied by people, and by the site's own plugin with its purge token ----------
+
+
+class SitePurgeToken:
+    """`request.auth` of a call made with a site's purge token: its page cache plugin's."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+class PurgeTokenAuthentication(BaseAuthentication):
+    """`X-AIPress-Purge-Token`, from the site's own plugin (through its nginx locally). Checked here,
+    before any throttle: a wrong token never spends the site's budget, so no other site can use it up."""
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, SitePurgeToken] | None:
+        token = request.META.get("HTTP_X_AIPRESS_PURGE_TOKEN")
+        if token is None:
+            return None
+        name = str((request.parser_context or {}).get("kwargs", {}).get("name", ""))
+        tenant = getattr(request, "tenant", None)
+        if not isinstance(tenant, Tenant) or page_cache.token_site(tenant=tenant, name=name, token=token) is None:
+            raise exceptions.PermissionDenied(services.PURGE_TOKEN_REFUSED)
+        return AnonymousUser(), SitePurgeToken(token)
+
+
+class PurgeTokenScheme(OpenApiAuthenticationExtension):
+    target_class = PurgeTokenAuthentication
+    name = "sitePurgeToken"
+
+    def get_security_definition(self, auto_schema: object) -> dict:
+        return {"type": "apiKey", "in": "header", "name": page_cache.TOKEN_HEADER}
+
+
+class HasSitePurgeToken(BasePermission):
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return isinstance(request.auth, SitePurgeToken)
+
+
+def _rate(rate: str) -> tuple[int, int]:
+    """DRF's notation: "120/min" is 120 requests in a window of 60 seconds."""
+    number, _, period = rate.partition("/")
+    return int(number), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[:1]]
+
+
+class SitePurgeThrottle(BaseThrottle):
+    """A site's plugin has a budget of its own (SITES_CACHE_PURGE_RATE), counted per site in a fixed
+    window: it never spends the budget of the address it comes from (this host's nginx, for every
+    local site), so no site can use up another's. People's calls go through the API's own throttles."""
+
+    def __init__(self) -> None:
+        defaults = cast(list[type[BaseThrottle]], api_settings.DEFAULT_THROTTLE_CLASSES)
+        self._others = [throttle() for throttle in defaults]
+        self._retry_after: float | None = None
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if not isinstance(request.auth, SitePurgeToken):
+            refused = [other for other in self._others if not other.allow_request(request, view)]
+            waits = [wait for wait in (other.wait() for other in refused) if wait is not None]
+            self._retry_after = max(waits) if waits else None
+            return not refused
+        allowed, window = _rate(str(settings.SITES_CACHE_PURGE_RATE))
+        now = time.time()
+        name = str((request.parser_context or {}).get("kwargs", {}).get("name", ""))
+        counter = f"throttle:site_purge:{tenant_of(request).pk}:{name}:{int(now // window)}"
+        cache.add(counter, 0, timeout=window + 1)
+        if cache.incr(counter) <= allowed:
+            return True
+        self._retry_after = window - now % window
+        return False
+
+    def wait(self) -> float | None:
+        return self._retry_after
+
+
+class CachePurgeSerializer(serializers.Serializer):
+    urls = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False),
+        required=False,
+        allow_null=True,
+        help_text=(
+            f"At most {page_cache.MAX_URLS} pages to empty: the site's addresses (on its platform name or its "
+            "domains) or paths (/about/, on every name of the site). Left out: every page."
+        ),
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="What changed, in a few words."
+    )
+
+
+class CachePurgedSerializer(serializers.Serializer):
+    site = serializers.CharField()
+    everything = serializers.BooleanField(help_text="Every page was emptied (no urls were given).")
+    urls = serializers.ListField(
+        child=serializers.CharField(), help_text="The pages emptied, on each of the site's names."
+    )
+    origin = serializers.CharField(help_text="What the site's runtime emptied (done when this answers).")
+    edge = serializers.ChoiceField(
+        choices=["queued", "none"], help_text="queued: the CDN in front is being asked (202); none: there is none."
+    )
+
+
+class SiteCachePurgeApi(APIView):
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication, PurgeTokenAuthentication]
+    permission_classes = [HasSitePurgeToken | (IsAuthenticated & IsTenantMember)]
+    throttle_classes = [SitePurgeThrottle]
+
+    @extend_schema(
+        request=CachePurgeSerializer,
+        responses={200: CachePurgedSerializer, 202: CachePurgedSerializer},
+        summary="Empty the site's page cache: every page, or some (200 done; 202 the CDN follows)",
+        description=(
+            "Owners, admins and members, with a write key; or the site's own plugin, with its purge token in "
+            f"`{page_cache.TOKEN_HEADER}` (that site only). See docs/page-cache.md."
+        ),
+    )
+    def post(self, request: Request, name: str) -> Response:
+        data = validated(CachePurgeSerializer, request)
+        urls, reason = data.get("urls"), data.get("reason", "")
+        if isinstance(request.auth, SitePurgeToken):
+            purge = services.site_cache_purge_by_site(
+                tenant=tenant_of(request), name=name, token=request.auth.token, urls=urls, reason=reason
+            )
+        else:
+            purge = services.site_cache_purge(
+                tenant=tenant_of(request), actor=Actor.from_request(request), name=name, urls=urls, reason=reason
+            )
+        body = {
+            "site": purge.site,
+            "everything": purge.everything,
+            "urls": list(purge.urls),
+            "origin": purge.origin,
+            "edge": purge.edge,
+        }
+        return Response(body, status=status.HTTP_200_OK if purge.finished else status.HTTP_202_ACCEPTED)

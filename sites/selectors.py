@@ -5,9 +5,11 @@ They return lists and loaded objects, never querysets that could be evaluated in
 from collections import defaultdict
 from typing import Any
 
+from django.conf import settings
 from django_tenants.utils import tenant_context
 
 from kernel.errors import NotFound
+from sites import page_cache
 from sites.drivers import secret_store
 from sites.models import Site, SiteEnvVar, SiteEvent, SiteOperation, SiteStatus, TenantSecret
 from tenants.audit import Actor
@@ -33,6 +35,21 @@ def site_list(*, tenant: Tenant, actor: Actor) -> list[Site]:
     _require_reader(actor, tenant)
     with tenant_context(tenant):
         return list(Site.objects.exclude(status=SiteStatus.DELETED).order_by("slug"))
+
+
+# What the API's sites list shows of each site (sites.serializers.site_body).
+SITE_BODY_FIELDS = (
+    "slug", "title", "status", "wordpress_version", "runtime", "max_php_workers", "last_error",
+    "created_by_email", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def site_list_rows(*, tenant: Tenant, actor: Actor) -> list[dict[str, Any]]:
+    """The sites as `SITE_BODY_FIELDS` values, not model instances: the API's list reads nothing
+    else, and building 20 Site objects was a third of its time (issue 14)."""
+    _require_reader(actor, tenant)
+    with tenant_context(tenant):
+        return list(Site.objects.exclude(status=SiteStatus.DELETED).order_by("slug").values(*SITE_BODY_FIELDS))
 
 
 def site_get(*, tenant: Tenant, actor: Actor, name: str) -> Site:
@@ -132,3 +149,25 @@ def tenant_secret_exists(*, tenant: Tenant, name: str) -> bool:
     caller has checked who acts; it tells nothing but the existence of a name."""
     with tenant_context(tenant):
         return TenantSecret.objects.filter(name=name).exists()
+
+
+def site_page_cache(*, tenant: Tenant, actor: Actor, name: str) -> dict[str, Any]:
+    """What the site's page says of its page cache: whether pages are kept and how long, what the
+    home page's second request said at the last health check (HIT, MISS or BYPASS), and the last
+    time the cache was emptied (by whom, and why)."""
+    _require_reader(actor, tenant)
+    with tenant_context(tenant):
+        site = _site(name)
+        checked = (
+            SiteEvent.objects.filter(site=site, step="health", outcome=SiteEvent.Outcome.SUCCEEDED)
+            .order_by("-id")
+            .first()
+        )
+        emptied = SiteEvent.objects.filter(site=site, step=page_cache.EVENT_STEP).order_by("-id").first()
+    return {
+        "enabled": bool(settings.SITES_PAGE_CACHE),
+        "minutes": max(1, round(settings.SITES_PAGE_CACHE_SECONDS / 60)),
+        "check": page_cache.last_check(checked.detail) if checked else None,
+        "checked_at": checked.created_at if checked else None,
+        "emptied": emptied,
+    }

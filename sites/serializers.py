@@ -1,6 +1,8 @@
 """Shapes of the sites API's requests and responses. What a name, a title or a value may be is the
 services' to say (sites.services, sites.rules); these only read the shape."""
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from django.urls import reverse
@@ -10,6 +12,7 @@ from rest_framework import serializers
 from sites.models import OperationKind, OperationState, Site, SiteEvent, SiteOperation, SiteStatus
 from sites.services import site_hostname
 from sites.services_urls import site_url_for
+from tenants.models import Tenant
 
 
 class ScalingSerializer(serializers.Serializer):
@@ -60,6 +63,33 @@ class SiteSerializer(serializers.ModelSerializer):
     @extend_schema_field(ScalingSerializer)
     def get_scaling(self, site: Site) -> dict[str, int]:
         return {"max_php_workers": site.max_php_workers}
+
+
+def _iso(value: datetime) -> str:
+    """As DRF's DateTimeField writes a time with USE_TZ and TIME_ZONE = "UTC", at a tenth of its cost."""
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def site_body(site: Mapping[str, Any], tenant: Tenant) -> dict[str, Any]:
+    """What SiteSerializer answers, built from a row of `selectors.site_list_rows`: the sites list
+    answers it for every site, and DRF's field machinery cost 75 µs a site, half of the list's time
+    (issue 14). SiteSerializer stays the documented shape; a test holds the two equal."""
+    url = site_url_for(site_hostname(tenant, site["slug"]))
+    return {
+        "name": site["slug"],
+        "title": site["title"],
+        "status": site["status"],
+        "url": url,
+        "admin_url": url + "wp-admin/",
+        "wordpress_version": site["wordpress_version"],
+        "runtime": site["runtime"],
+        "scaling": {"max_php_workers": site["max_php_workers"]},
+        "last_error": site["last_error"],
+        "created_by_email": site["created_by_email"],
+        "created_at": _iso(site["created_at"]),
+        "updated_at": _iso(site["updated_at"]),
+    }
 
 
 class SiteAcceptedSerializer(SiteSerializer):

@@ -15,8 +15,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from kernel.errors import Conflict, InvalidInput, NotFound
-from sites import pipeline
+from kernel.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from sites import page_cache, pipeline
 from sites.drivers import RUNTIME, secret_store
 from sites.inventory.models import SiteRecord
 from sites.models import (
@@ -204,10 +204,18 @@ def site_update(
         raise InvalidInput("Nothing to change: give a title or scaling.max_php_workers.")
     with tenant_context(tenant), transaction.atomic():
         site = _live_site(name, for_update=True)
-        _refuse_if_busy(site)
-        _require_status(site, SiteStatus.READY, action="changed; wait until it is ready")
+        busy = _busy_with(site)
+        if busy is not None and busy.kind == OperationKind.UPDATE and busy.state == OperationState.QUEUED:
+            # An update not started yet applies the site as it is when it starts (the worker takes the
+            # site's lock, held here, to start it): this change joins it instead of being refused.
+            operation = busy
+            operation.params = {**operation.params, **changes}
+            operation.save(update_fields=["params"])
+        else:
+            _refuse_if_busy(site)
+            _require_status(site, SiteStatus.READY, action="changed; wait until it is ready")
+            operation = _queue(site=site, tenant=tenant, actor=actor, kind=OperationKind.UPDATE, params=changes)
         Site.objects.filter(pk=site.pk).update(**changes)
-        operation = _queue(site=site, tenant=tenant, actor=actor, kind=OperationKind.UPDATE, params=changes)
         audit_record(actor=actor, action="site.update", tenant=tenant, target=site.slug, **changes)
     return operation
 
@@ -554,3 +562,73 @@ def site_repair(*, tenant: Tenant, site_id: int, missing: list[str]) -> SiteOper
         if site is None or site.status not in (SiteStatus.READY, SiteStatus.SUSPENDED) or _busy_with(site):
             return None
         return _queue(site=site, tenant=tenant, actor=actor, kind=OperationKind.REPAIR, params={"missing": missing})
+
+
+# --- The page cache (docs/page-cache.md) ----------------------------------------------------------
+
+
+def site_cache_purge(
+    *, tenant: Tenant, actor: Actor, name: str, urls: list[str] | None = None, reason: str = ""
+) -> page_cache.Purge:
+    """Empty the site's page cache: every page, or the pages at `urls` (the site's addresses, or
+    paths on each of its names). Asked by a person (the API, the chat, the portal)."""
+    require_role(actor, tenant, SITE_WRITERS, WRITE_REFUSED)
+    return _cache_purge(tenant=tenant, actor=actor, name=name, urls=urls, reason=reason)
+
+
+PURGE_TOKEN_REFUSED = "This purge token is not that site's."  # noqa: S105 - a message, not a secret
+
+
+def site_cache_purge_by_site(
+    *, tenant: Tenant, name: str, token: str, urls: list[str] | None = None, reason: str = ""
+) -> page_cache.Purge:
+    """The site's own must-use plugin asks, with the site's purge token, after its content changed.
+    The token opens this site's purge and nothing else: an unknown site and another site's token
+    are both refused alike (403), so a site learns nothing of the others."""
+    if page_cache.token_site(tenant=tenant, name=name, token=token) is None:
+        raise NotPermitted(PURGE_TOKEN_REFUSED)
+    actor = Actor.system(f"the site {name} itself (its page cache plugin)")
+    return _cache_purge(tenant=tenant, actor=actor, name=name, urls=urls, reason=reason)
+
+
+def _cache_purge(*, tenant: Tenant, actor: Actor, name: str, urls: list[str] | None, reason: str) -> page_cache.Purge:
+    """The runtime empties what it keeps at once (a file operation on this host, never a cloud
+    call); the CDN in front, when there is one, is asked by a task: it limits how often it may be
+    asked, and a refusal is tried again later."""
+    reason = page_cache.checked_reason(reason)
+    with tenant_context(tenant), transaction.atomic():
+        site = _live_site(name)
+        if site.status == SiteStatus.DELETING:
+            raise Conflict(f"“{site.slug}” is being deleted.")
+        spec = pipeline.site_spec(site=site, tenant=tenant, reveal=False)
+        scheme = "https" if spec.runtime != "local" else str(settings.SITES_SCHEME)
+        wanted = page_cache.checked_urls(urls, spec.hostnames, scheme)
+        audit_record(
+            actor=actor, action="site.cache.purge", tenant=tenant, target=site.slug,
+            urls=list(wanted) or "every page", reason=reason,
+        )  # fmt: skip
+    # Committed: now the purge itself, with no transaction open and no lock held.
+    origin = page_cache.origin_purge(spec, wanted)
+    edge = page_cache.edge_cache()
+    if edge is not None:
+        from sites.tasks import site_cache_edge_purge
+        from tenants.tasks import send_in_tenant
+
+        send_in_tenant(site_cache_edge_purge, tenant, site.pk, list(spec.hostnames), list(wanted))
+    what = f"{len(wanted)} page{'s' if len(wanted) != 1 else ''}" if wanted else "every page"
+    detail = f"emptied {what}{f' ({reason})' if reason else ''} by {actor.label}: {origin}"
+    with tenant_context(tenant):
+        SiteEvent.objects.create(
+            site=site, step=page_cache.EVENT_STEP, outcome=SiteEvent.Outcome.SUCCEEDED,
+            detail=(detail + ("; the CDN's copies follow in a moment" if edge else ""))[:2000],
+        )  # fmt: skip
+    return page_cache.Purge(site=site.slug, urls=wanted, origin=origin, edge="queued" if edge else "none")
+
+
+def site_cache_edge_purged(*, tenant: Tenant, site_id: int, detail: str, failed: bool) -> None:
+    """The CDN's answer to a purge the task asked for, in the site's timeline."""
+    with tenant_context(tenant):
+        site = Site.objects.filter(pk=site_id).first()
+        if site is not None:
+            outcome = SiteEvent.Outcome.FAILED if failed else SiteEvent.Outcome.SUCCEEDED
+            SiteEvent.objects.create(site=site, step=page_cache.EVENT_STEP, outcome=outcome, detail=detail[:2000])

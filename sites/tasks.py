@@ -11,7 +11,7 @@ runtime is not asked about every site every minute.
 import logging
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -19,6 +19,7 @@ from django.utils import timezone
 from sites import pipeline, services
 from sites.inventory.models import SiteRecord
 from sites.models import Site, SiteStatus
+from sites.spec import StepError
 from tenants.models import Tenant
 from tenants.schema import current_tenant
 from tenants.tasks import send_in_tenant
@@ -47,6 +48,34 @@ def site_check_drift(site_id: int) -> list[str]:
         logger.warning("site pieces missing", extra={"site": site.slug, "missing": missing})
         services.site_repair(tenant=tenant, site_id=site_id, missing=missing)
     return missing
+
+
+# The CDN limits how often it may be asked (Cloudflare's free plan: 5 purges a minute per account):
+# a refused purge is asked again after 30 s, 1, 2, 4 and 8 minutes.
+EDGE_PURGE_RETRIES = 5
+EDGE_PURGE_FIRST_WAIT_SECONDS = 30
+
+
+@shared_task(bind=True, max_retries=EDGE_PURGE_RETRIES, acks_late=True)
+def site_cache_edge_purge(self: Task, site_id: int, hostnames: list[str], urls: list[str]) -> str:
+    """Empty the CDN's copies of a site's pages (sites.services.site_cache_purge queued it)."""
+    from sites import page_cache
+
+    edge = page_cache.edge_cache()
+    if edge is None:
+        return "no CDN"
+    try:
+        detail = edge.edge_purge(hostnames, urls)
+    except StepError as exc:
+        if self.request.retries >= EDGE_PURGE_RETRIES:
+            services.site_cache_edge_purged(
+                tenant=current_tenant(), site_id=site_id, detail=f"the CDN: {exc}", failed=True
+            )
+            raise
+        logger.warning("the CDN refused a purge; asking again later", extra={"site_id": site_id})
+        raise self.retry(exc=exc, countdown=EDGE_PURGE_FIRST_WAIT_SECONDS * 2**self.request.retries) from exc
+    services.site_cache_edge_purged(tenant=current_tenant(), site_id=site_id, detail=f"the CDN: {detail}", failed=False)
+    return detail
 
 
 @shared_task(acks_late=True)

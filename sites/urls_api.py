@@ -15,6 +15,7 @@ site_api_urlpatterns = [
         api.SiteOperationDetailApi.as_view(),
         name="api-site-operation",
     ),
+    path("sites/<slug:name>/cache/purge", api.SiteCachePurgeApi.as_view(), name="api-site-cache-purge"),
     path("sites/<slug:name>/env/", api.SiteEnvListApi.as_view(), name="api-site-env"),
     path("sites/<slug:name>/env/<str:key>/", api.SiteEnvDetailApi.as_view(), name="api-site-env-var"),
     path("secrets/", api.TenantSecretListApi.as_view(), name="api-secrets"),

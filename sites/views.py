@@ -30,6 +30,7 @@ def _site_context(request: HttpRequest, site: Site, **extra: object) -> dict:
         "operations": operations,
         "current": next((op for op in operations if not op.is_finished), None),
         "env": selectors.site_env_vars(tenant=tenant_of(request), actor=actor, name=site.slug),
+        "page_cache": selectors.site_page_cache(tenant=tenant_of(request), actor=actor, name=site.slug),
         "can_write": request_role(request) in SITE_WRITERS,
         "max_value_length": MAX_VALUE_LENGTH,
         # Only those who manage secrets may hand one to a site (sites.services.env_link_secret).
@@ -128,6 +129,13 @@ STATE_CHANGES = {"suspend": services.site_suspend, "resume": services.site_resum
 @member_required
 @require_POST
 def site_state(request: HttpRequest, name: str, action: str) -> HttpResponse:
+    if action == "purge-cache":
+        run_action(
+            request,
+            "The page cache is empty: every visitor gets freshly made pages.",
+            lambda: services.site_cache_purge(tenant=tenant_of(request), actor=Actor.from_request(request), name=name),
+        )
+        return redirect("portal-site", name=name)
     service = STATE_CHANGES.get(action)
     if service is None:
         messages.error(request, f"Unknown action “{action}”.")

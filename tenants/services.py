@@ -1,18 +1,22 @@
 """Every write to tenants, people and credentials. Atomic; each writes an audit row; side effects
 (emails, tasks, live events) are sent only after the transaction commits."""
 
+import logging
 import re
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kernel.errors import Conflict, InvalidInput, NotPermitted
-from tenants import lifecycle, signals, tokens
+from tenants import key_cache, lifecycle, signals, tokens
 from tenants.audit import Actor, audit_record
 from tenants.events import publish_tenant_event
 from tenants.models import (
@@ -31,6 +35,8 @@ from tenants.schema import clone_tenant_schema, drop_tenant_schema
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 INVITATION_LIFETIME = timedelta(days=7)
+
+logger = logging.getLogger(__name__)
 
 
 # --- Tenants -------------------------------------------------------------------------------------
@@ -217,6 +223,7 @@ def tenant_rename(*, actor: Actor, tenant: Tenant, name: str) -> Tenant:
     with transaction.atomic():
         old = tenant.name
         Tenant.objects.filter(pk=tenant.pk).update(name=name)
+        key_cache.forget_keys(Q(tenant_id=tenant.pk))  # cached keys carry the tenant, name and all
         tenant.name = name
         audit_record(actor=actor, action="tenant.rename", tenant=tenant, target=tenant.slug, old=old, new=name)
     return tenant
@@ -496,12 +503,36 @@ def api_key_revoke(*, actor: Actor, key: ApiKey) -> ApiKey:
     return key
 
 
+TOUCH_SECONDS = 60
+_touch_asked: dict[int, float] = {}  # key id -> when this process last asked Redis (monotonic)
+
+
 def api_key_touch(key: ApiKey) -> None:
-    """Record use, at most once a minute per key, so authentication is not a write per request."""
-    now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        key.last_used_at = now
+    """Record that a key was used: at most once a minute per key across every process (a Redis SET NX
+    that expires), and off the request path: a task writes `last_used_at`, after this request's
+    transaction, if any, commits. Each process asks Redis at most once a minute per key, so the
+    request path costs a dictionary lookup."""
+    now = time.monotonic()
+    if now - _touch_asked.get(key.pk, -TOUCH_SECONDS) < TOUCH_SECONDS:
+        return
+    _touch_asked[key.pk] = now
+    try:
+        first = cache.add(f"apikey-used:{key.pk}", 1, TOUCH_SECONDS)
+    except Exception:
+        logger.warning("could not record an API key's use", exc_info=True)
+        return
+    if first:
+        from tenants.tasks import api_key_used
+
+        used_at = timezone.now().isoformat()
+        transaction.on_commit(lambda: api_key_used.delay(key.pk, used_at))
+
+
+def api_key_record_use(*, key_id: int, used_at: datetime) -> None:
+    """The task's write: never moves `last_used_at` back (tasks may run out of order)."""
+    ApiKey.objects.filter(pk=key_id).filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=used_at)).update(
+        last_used_at=used_at
+    )
 
 
 # --- Users -----------------------------------------------------------------------------------

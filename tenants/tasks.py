@@ -1,6 +1,7 @@
 """Tenant creation in the background, retried with backoff, and a reconciler for lost work."""
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from celery import Task, shared_task
@@ -63,3 +64,9 @@ def tenants_reconcile() -> int:
     for tenant_id in selectors.tenants_being_deleted():
         services.tenant_delete_finish(tenant_id=tenant_id)  # asks the apps again when things remain
     return len(stuck)
+
+
+@shared_task(ignore_result=True)
+def api_key_used(key_id: int, used_at: str) -> None:
+    """Written off the request path (services.api_key_touch), at most once a minute per key."""
+    services.api_key_record_use(key_id=key_id, used_at=datetime.fromisoformat(used_at))

@@ -40,7 +40,13 @@ render_configs() (
   export FASTCGI_PASS="unix:$RUN_DIR/php-fpm.sock" FASTCGI_PARAMS="$HERE/fastcgi_params"
   # One site per container: nothing of another site to reach through a link (uploads is one, to the bucket).
   export DISABLE_SYMLINKS="off"
-  export POOL_NAME="site" MAX_CHILDREN="$MAX_PHP_WORKERS" CLEAR_ENV="no" POOL_ENV="" OPEN_BASEDIR
+  # No page cache in the container (its instances come and go): the CDN in front keeps the pages.
+  export PAGE_CACHE_ZONE="" PAGE_CACHE_PURGE="" PAGE_CACHE=""
+  export POOL_NAME="site" MAX_CHILDREN="$MAX_PHP_WORKERS" CLEAR_ENV="no" PREPEND_FILE="$RUN_DIR/prepend.php"
+  # What PHP runs first in every request: open_basedir set as the request starts (not in the pool,
+  # where it would switch PHP's realpath cache off). The site's environment is the container's own.
+  OPEN_BASEDIR_PHP=$(php -r 'echo var_export($argv[1], true);' "$OPEN_BASEDIR")
+  export OPEN_BASEDIR_PHP ENVIRONMENT_PHP=""
   if [ "$(id -u)" = 0 ]; then
     # The image starts as root (the masters open the container's stdout and stderr, which may
     # belong to root); everything that runs the site's PHP, or serves its requests, is www-data.
@@ -56,6 +62,7 @@ listen.group = www-data"
   render nginx-site.conf.template nginx-site.conf
   render php-fpm.conf.template php-fpm.conf
   LISTEN="$RUN_DIR/php-fpm.sock" render php-fpm-pool.conf.template php-fpm-pool.conf
+  render prepend.php.template prepend.php
 )
 
 render_configs

@@ -115,6 +115,8 @@ def test_a_key_needs_a_costs_role_both_in_itself_and_in_its_creator(shop, add_me
     client = client_for(tenant, key=raw)
     url = f"/api/v1/tenants/{tenant.slug}/billing"
     assert client.get(url).status_code == 200
-    tenant.memberships.filter(user=admin).update(role=Role.MEMBER)
+    demoted = tenant.memberships.get(user=admin)
+    demoted.role = Role.MEMBER
+    demoted.save()
     assert client.get(url).status_code == 403
     assert client.put(f"/api/v1/tenants/{tenant.slug}/budget", {"amount": 5}, format="json").status_code == 403

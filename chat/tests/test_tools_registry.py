@@ -21,6 +21,7 @@ FIXED = {
     "set_env_var": ["site", "key", "value", "sensitive"],
     "unset_env_var": ["site", "key"],
     "list_env_vars": ["site"],
+    "purge_cache": ["site"],
     "add_domain": ["site", "domain"],
     "remove_domain": ["domain"],
     "domain_status": ["domain"],

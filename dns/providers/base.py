@@ -78,6 +78,14 @@ class DnsProvider(StepDriver, Protocol):
         """Stop routing `hostname`; quiet when it is already gone."""
         ...
 
+    # The provider's edge, when it has one, is the CDN in front of sites (docs/page-cache.md).
+    edge: bool
+
+    def edge_purge(self, hostnames: list[str], urls: list[str]) -> str:
+        """Empty the edge's copies of a site's pages: those at `urls` (absolute), or every page of
+        `hostnames` when `urls` is empty, and nothing of any other site; what was done, for people."""
+        ...
+
 
 def platform_records(spec: SiteSpec) -> list[Record]:
     """The records that make the site's platform hostname reach it, from its runtime."""

@@ -25,6 +25,10 @@ def _in_zone(name: str) -> str:
 
 class LocalDnsProvider(HostnameStep):
     name = "local"
+    edge = False  # nothing in front of the sites: their own runtime keeps their pages
+
+    def edge_purge(self, hostnames: list[str], urls: list[str]) -> str:
+        return "no CDN in front of the sites"
 
     def records_at(self, name: str) -> list[Record]:
         return [

@@ -1,12 +1,15 @@
 """A loopback fake of Cloudflare's v4 REST API for one zone: its DNS records, its custom hostnames
-(Cloudflare for SaaS) and the zone itself, in the wire format the official `cloudflare` SDK speaks
-(point its base_url at `fake.base_url`).
+(Cloudflare for SaaS), its cache's purges and the zone itself, in the wire format the official
+`cloudflare` SDK speaks (point its base_url at `fake.base_url`).
 
 It refuses what Cloudflare refuses, with Cloudflare's envelope (`success`, `errors` with codes,
 `messages`, `result`) and status codes. The codes are Cloudflare's where they are documented or
 widely seen (9106, 6003/6111, 9109, 10000, 7000, 7003, 1001, 81044, 81053, 81054, 81057, 1004 "DNS
 Validation Error" with an error_chain, 1406); the other refusals (most custom hostname ones) carry
-stand-in codes of the same families, so tests should not rely on them. Two deliberate differences:
+stand-in codes of the same families, so tests should not rely on them; so do the purge refusals but
+1012 and 1014 (the purge rules themselves are Cloudflare's: one kind of target a request, at most 30
+URLs on plans below Enterprise and 500 on it, 100 hostnames, tags or prefixes, targets in the zone or
+its custom hostnames, and the plan's rate as a token bucket). Two deliberate differences:
 a record name outside the zone is refused (Cloudflare would append the zone to it), and query
 parameters the fake does not know are refused, so a filter the SDK spells differently shows up
 instead of silently listing everything."""
@@ -18,6 +21,7 @@ import json
 import re
 import secrets
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -37,11 +41,19 @@ HOSTNAME = re.compile(r"^(?=.{1,253}$)(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9]
 BEARER = re.compile(r"^Bearer [A-Za-z0-9_-]{40}$")
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 ROUTE = re.compile(
-    r"^/client/v4/zones/(?P<zone>[^/]+)(?:/(?P<kind>dns_records|custom_hostnames)(?:/(?P<item>[^/]+))?)?$"
+    r"^/client/v4/zones/(?P<zone>[^/]+)(?:/(?P<kind>dns_records|custom_hostnames|purge_cache)(?:/(?P<item>[^/]+))?)?$"
 )
 RECORD_QUERY = {"name", "name.exact", "name.contains", "name.startswith", "name.endswith", "type", "content",
                 "content.exact", "match", "order", "direction", "page", "per_page"}  # fmt: skip
 HOSTNAME_QUERY = {"hostname", "hostname.exact", "hostname.contain", "id", "page", "per_page", "order", "direction"}
+PURGE_TARGETS = ("files", "hosts", "tags", "prefixes", "purge_everything")
+# Purge limits by plan (developers.cloudflare.com/cache/how-to/purge-cache/): URLs a request, other
+# targets a request, and the token bucket (requests a second refilled, bucket size).
+PURGE_FILES = {"free": 30, "pro": 30, "business": 30, "enterprise": 500}
+PURGE_OTHERS = 100
+PURGE_RATE = {"free": (5 / 60, 25), "pro": (5, 25), "business": (10, 50), "enterprise": (50, 500)}
+PLAN_NAMES = {"free": "Free Website", "pro": "Pro Website", "business": "Business Website",
+              "enterprise": "Enterprise Website"}  # fmt: skip
 
 
 class CloudflareError(Exception):
@@ -86,8 +98,11 @@ class FakeCloudflare:
     """One zone (`zone_name`, id `zone_id`) that answers the bearer `token`. State lives in `records`
     and `hostnames` (id -> the JSON Cloudflare returns); handlers run one at a time under `lock`."""
 
-    def __init__(self, zone_name: str = "sites.example.com", zone_id: str = ZONE_ID, token: str = TOKEN) -> None:
-        self.zone_name, self.zone_id, self.token = zone_name, zone_id, token
+    def __init__(self, zone_name: str = "sites.example.com", zone_id: str = ZONE_ID, token: str = TOKEN,
+                 plan: str = "enterprise") -> None:  # fmt: skip
+        self.zone_name, self.zone_id, self.token, self.plan = zone_name, zone_id, token, plan
+        self.purged: list[dict[str, Any]] = []  # every purge accepted, as sent
+        self._purge_bucket, self._purge_refilled = float(PURGE_RATE[plan][1]), time.monotonic()
         self.records: dict[str, dict[str, Any]] = {}
         self.hostnames: dict[str, dict[str, Any]] = {}
         self.elsewhere: set[str] = set()  # hostnames another Cloudflare zone has already added
@@ -253,13 +268,15 @@ class FakeCloudflare:
             return self._records(method, path, item, query, body)
         if kind == "custom_hostnames":
             return self._hostnames(method, item, query, body)
+        if kind == "purge_cache" and item is None and method == "POST":
+            return self._purge(body), None
         raise CloudflareError(405, 10405, f"Method {method} not allowed for this endpoint")
 
     # Zone
 
     def _zone(self) -> dict[str, Any]:
-        plan = {"id": "enterprise", "name": "Enterprise Website", "price": 0, "currency": "USD", "frequency": "",
-                "is_subscribed": True, "can_subscribe": False, "legacy_id": "enterprise", "legacy_discount": False,
+        plan = {"id": self.plan, "name": PLAN_NAMES[self.plan], "price": 0, "currency": "USD", "frequency": "",
+                "is_subscribed": True, "can_subscribe": False, "legacy_id": self.plan, "legacy_discount": False,
                 "externally_managed": False}  # fmt: skip
         return {
             "id": self.zone_id, "name": self.zone_name, "status": "active", "paused": False, "type": "full",
@@ -438,6 +455,70 @@ class FakeCloudflare:
         if not any(r["name"] == name and r["type"] in PROXIABLE for r in self.records.values()):
             raise CloudflareError(400, 1417, f"The custom origin server {name} has no A, AAAA or CNAME record.")
         return name
+
+    # Cache purges
+
+    def _purge(self, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise CloudflareError(400, 9207, "Request body is invalid.")
+        unknown = set(body) - set(PURGE_TARGETS)
+        if unknown:
+            raise CloudflareError(400, 1012, f"Unknown field: {sorted(unknown)[0]}")
+        given = [target for target in PURGE_TARGETS if target in body]
+        if not given:
+            raise CloudflareError(
+                400, 1012, 'Request must contain one of "purge_everything", "files", "tags", "hosts" or "prefixes"'
+            )
+        if len(given) > 1:
+            raise CloudflareError(400, 1013, f"Only one of {', '.join(given)} may be given in a purge request")
+        [target] = given
+        if target == "purge_everything":
+            if body[target] is not True:
+                raise CloudflareError(400, 1016, "purge_everything must be true")
+        else:
+            items = body[target]
+            if not isinstance(items, list) or not items:
+                raise CloudflareError(400, 1014, '"files", "tags", or "hosts" must be an array')
+            most = PURGE_FILES[self.plan] if target == "files" else PURGE_OTHERS
+            if len(items) > most:
+                raise CloudflareError(400, 1015, f"Only {most} {target} can be purged per request on this plan")
+            for item in items:
+                self._purge_target_checked(target, item)
+        self._purge_spend()
+        self.purged.append(body)
+        return {"id": secrets.token_hex(16)}
+
+    def _purge_target_checked(self, target: str, item: Any) -> None:
+        if target == "files":
+            url = item.get("url") if isinstance(item, dict) else item
+            parts = urlsplit(url) if isinstance(url, str) else None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+                raise CloudflareError(400, 1017, f"Invalid URL in files: {item!r}")
+            if not self._serves(parts.hostname):
+                raise CloudflareError(400, 1018, f"{url} is not within the zone {self.zone_name}")
+        elif target == "hosts":
+            if not isinstance(item, str) or not HOSTNAME.match(item) or not self._serves(item):
+                raise CloudflareError(400, 1018, f"{item!r} is not a hostname of the zone {self.zone_name}")
+        elif target == "prefixes":
+            if not isinstance(item, str) or "://" in item or not self._serves(item.split("/", 1)[0]):
+                raise CloudflareError(400, 1018, f"{item!r} is not a prefix (host/path) of the zone")
+        elif not isinstance(item, str) or not item:
+            raise CloudflareError(400, 1014, "tags must be strings")
+
+    def _serves(self, hostname: str) -> bool:
+        """A name of the zone, or one of its custom hostnames (whose pages it caches too)."""
+        name = hostname.lower().rstrip(".")
+        return name == self.zone_name or name.endswith(f".{self.zone_name}") or self.hostname(name) is not None
+
+    def _purge_spend(self) -> None:
+        """The plan's purge rate, per account, as a token bucket (429 once it is empty)."""
+        per_second, size = PURGE_RATE[self.plan]
+        now = time.monotonic()
+        self._purge_bucket = min(size, self._purge_bucket + (now - self._purge_refilled) * per_second)
+        self._purge_refilled = now
+        if self._purge_bucket < 1:
+            raise CloudflareError(429, 1134, "Rate limit for purge requests exceeded; please wait and try again.")
+        self._purge_bucket -= 1
 
     # Lists
 

@@ -7,7 +7,6 @@ is counted."""
 from typing import Any
 
 import pytest
-from django.utils import timezone
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ElicitRequestFormParams, ElicitResult
 
@@ -17,6 +16,8 @@ from mcpserver.models import McpAction
 from mcpserver.tests.conftest import host_for, in_thread, run, work
 from mcpserver.tests.test_annotations import READ_ONLY
 from sites.tests.factories import requested_site
+from tenants import services
+from tenants.audit import Actor
 from tenants.models import ApiKey, ApiKeyScope, AuditEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -221,8 +222,10 @@ def test_a_client_that_can_ask_its_user_confirms_within_the_call(acme, key_for, 
 def test_a_key_revoked_during_a_session_is_refused_at_its_next_call(acme, key_for, connect):
     key = key_for(acme)
 
-    def revoke() -> None:
-        ApiKey.objects.filter(prefix="_".join(key.split("_")[:2])).update(revoked_at=timezone.now())
+    def revoke() -> None:  # as the portal and the staff console do
+        services.api_key_revoke(
+            actor=Actor.system("tests"), key=ApiKey.objects.get(prefix="_".join(key.split("_")[:2]))
+        )
 
     async def scenario() -> tuple[CallToolResult, Exception | CallToolResult]:
         async with connect(key, host_for(acme)) as client:

@@ -116,9 +116,13 @@ def test_reconciler_repairs_a_server_block_removed_by_hand(api, settings):
     settings.SITES_DRIFT_CHECK_SECONDS = 0
     assert tasks.sites_reconcile()["checked"] == 1
     wait_until(lambda: health.fetch("shop--acme.sites.localhost", "/")[0] == 200, what="the repaired site")
-    with tenant_context(tenant):
-        repaired = SiteEvent.objects.filter(site__slug="shop", outcome="repaired").values_list("step", flat=True)
-        assert "server" in set(repaired)
+
+    def server_repaired() -> bool:
+        # The site answers (from its page cache, at once) a moment before the step's event is written.
+        with tenant_context(tenant):
+            return SiteEvent.objects.filter(site__slug="shop", outcome="repaired", step="server").exists()
+
+    wait_until(server_repaired, what="the server step's repair in the timeline")
 
 
 def test_suspend_and_resume_through_the_api(api):

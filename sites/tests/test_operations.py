@@ -199,6 +199,25 @@ def test_a_second_change_while_one_runs_is_refused_and_env_changes_queue(acme):
         services.site_suspend(tenant=acme, actor=ACTOR, name="blog")
 
 
+def test_a_change_while_an_update_waits_to_start_joins_it_and_a_running_one_refuses(acme):
+    site = requested_site(acme, "blog")
+    _advance(acme, site)
+    first = services.site_update(tenant=acme, actor=ACTOR, name="blog", title="First")
+    joined = services.site_update(tenant=acme, actor=ACTOR, name="blog", max_php_workers=2)
+    assert joined.pk == first.pk  # one update, not a refusal
+    assert joined.params == {"title": "First", "max_php_workers": 2}
+    with tenant_context(acme):  # the worker starts it: from then on a change waits its turn
+        SiteOperation.objects.filter(pk=first.pk).update(state=OperationState.RUNNING, heartbeat_at=timezone.now())
+    with pytest.raises(Conflict, match="busy: its update operation is running"):
+        services.site_update(tenant=acme, actor=ACTOR, name="blog", title="Third")
+    with tenant_context(acme):
+        SiteOperation.objects.filter(pk=first.pk).update(state=OperationState.QUEUED, heartbeat_at=None)
+    _advance(acme, site)
+    changed = _reload(acme, site)
+    assert (changed.title, changed.max_php_workers, changed.status) == ("First", 2, SiteStatus.READY)
+    assert _operations(acme, site) == [("create", "succeeded"), ("update", "succeeded")]
+
+
 def test_delete_cancels_what_waits_and_stops_what_runs(acme):
     site = requested_site(acme, "blog")
     memory.script.failures["server"] = 1  # the create will wait to retry its server step

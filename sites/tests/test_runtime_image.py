@@ -94,8 +94,13 @@ def test_rendered_configs_pass_nginx_and_php_fpm_own_tests(tmp_path):
     assert "location = /_aipress/health" in site
     pool = (out / "php-fpm-pool.conf").read_text()
     assert "pm.max_children = 6" in pool
-    # PHP reaches the code and the bucket, nothing else.
-    assert "php_admin_value[open_basedir] = /srv/site/:/mnt/uploads/\n" in pool
+    # PHP reaches the code and the bucket, nothing else: open_basedir, set as each request starts by
+    # the file the pool prepends (docs/site-performance.md).
+    assert f"php_admin_value[auto_prepend_file] = {out / 'prepend.php'}\n" in pool
+    prepend = (out / "prepend.php").read_text()
+    assert "})('/srv/site/:/mnt/uploads/');" in prepend and "${" not in prepend
+    linted = subprocess.run(["php", "-l", str(out / "prepend.php")], capture_output=True, text=True, check=False)
+    assert linted.returncode == 0, linted.stdout
     tested = subprocess.run(
         [nginx, "-t", "-e", "stderr", "-c", str(out / "nginx.conf")], capture_output=True, text=True, check=False
     )
@@ -116,8 +121,7 @@ def test_secrets_given_as_files_reach_php_open_basedir(tmp_path):
         AUTH_KEY_FILE="/secrets/salts/auth-key",
         WP_ADMIN_PASSWORD_FILE="/secrets/admin/password",
     )
-    pool = (out / "php-fpm-pool.conf").read_text()
-    allowed = re.search(r"open_basedir\] = (.*)", pool)
+    allowed = re.search(r"\}\)\('(.*)'\);", (out / "prepend.php").read_text())
     assert allowed is not None
     # The admin password is the installer's alone: the site's PHP may not read its folder.
     assert allowed.group(1).split(":") == ["/srv/site/", "/mnt/uploads/", "/secrets/db/", "/secrets/salts/"]

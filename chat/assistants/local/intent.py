@@ -241,5 +241,17 @@ def domain_tool(tokens: list[Token], events: list[Event], key: int | None) -> st
     return next((tool for tool, words in verbs.items() if canons & words), "domain_status")
 
 
+def cache_tool(tokens: list[Token], events: list[Event], key: int | None) -> str | None:
+    """A message about a site's page cache that asks to empty it ("clear blog's cache", "flush the
+    cache of shop"): the cache is named, with a verb of emptying that is not refused. Not an env var
+    called CACHE ("unset CACHE on blog")."""
+    if key is not None or not any(t.canon in v.CACHE_NOUNS for t in tokens):
+        return None
+    emptying = any(t.canon in v.CACHE_EMPTY and not _negated(tokens, i) for i, t in enumerate(tokens))
+    if emptying or any(event.kind in {"delete", "unset"} for event in events):
+        return "purge_cache"
+    return None
+
+
 def choose(found: Signals, events: list[Event]) -> str | None:
     return _env_tool(found, events) if found.env else _site_tool(found, events)

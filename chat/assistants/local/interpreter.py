@@ -41,6 +41,7 @@ from chat.assistants.local import vocabulary as v
 from chat.assistants.local.intent import (
     DOMAIN_SHAPE,
     Event,
+    cache_tool,
     choose,
     domain_at,
     domain_tool,
@@ -106,6 +107,9 @@ class _Reading:
         key = slots.find_key(tokens, events, shouted)
         if key is not None and v.money_word(tokens[key].low) and not slots.capitals(tokens[key], shouted):
             key = None  # "set budget to 300": the budget, not an env var called BUDGET
+        said_cache = any(t.canon in v.CACHE_NOUNS and not slots.capitals(t, shouted) for t in tokens)
+        if key is not None and said_cache and not slots.capitals(tokens[key], shouted):
+            key = None  # "clear the cache", "clear blog's cache": the site's page cache, not an env var
         return cls(text, tokens, strong, events, acting, key, costs.read(text, tokens, strong))
 
     def tool(self) -> str | None:
@@ -115,7 +119,12 @@ class _Reading:
         if found.help and not self.events:
             return choose(found, self.events)  # "what can you do?", even about costs
         about_money = costs.tool(self.money, self.tokens, self.events, self.key, found)
-        return about_money or domain_tool(self.tokens, self.events, self.key) or choose(found, self.events)
+        return (
+            about_money
+            or cache_tool(self.tokens, self.events, self.key)
+            or domain_tool(self.tokens, self.events, self.key)
+            or choose(found, self.events)
+        )
 
     def names(self, used: list[Span], creating: bool, upto: int | None = None, money: bool = False) -> slots.Names:
         tokens = self.tokens if upto is None else self.tokens[:upto]
@@ -174,7 +183,7 @@ def _arguments(reading: _Reading, tool: str, staff: bool) -> dict[str, Any]:
     if money and reading.money is not None:
         found |= costs.arguments(reading.money, tool, reading.tokens, staff)
         used += costs.spans(reading.money, reading.tokens)
-    names = reading.names(used, creating=tool == "create_site", money=money)
+    names = _names(reading, tool, used, money)
     properties = REGISTRY[tool].properties
     site = names.site() if "site" in properties else None
     if site is None and "site" in properties and tool != "create_site":
@@ -190,6 +199,16 @@ def _arguments(reading: _Reading, tool: str, staff: bool) -> dict[str, Any]:
         if status:
             found["status"] = status
     return found
+
+
+def _names(reading: _Reading, tool: str, used: list[Span], money: bool) -> slots.Names:
+    if tool == "purge_cache":
+        # "flush the shop cache", "purge cache blog": what follows a verb of emptying, or the cache
+        # itself, is the site, as a verb's object would be.
+        emptying = v.CACHE_NOUNS | v.CACHE_EMPTY
+        acting = reading.acting | {i for i, t in enumerate(reading.tokens) if t.canon in emptying}
+        return slots.names(reading.tokens, acting, used, reading.strong, creating=False)
+    return reading.names(used, creating=tool == "create_site", money=money)
 
 
 def _costs_tenant(reading: _Reading, names: slots.Names) -> str | None:

@@ -248,6 +248,7 @@ _NEVER_NAMES = (
     v.FUNCTION_WORDS | v.SITE_NOUNS | v.SITES_NOUNS | v.ENV_NOUNS | v.ENV_PLURALS | v.TENANT_NOUNS | v.HELP_WORDS
     | v.STATUS_NOUNS | v.SENSITIVE | frozenset(v.STATUS_OF) | frozenset({"wordpress", "wp", "admin", "mode", "traffic"})
     | v.DOMAIN_NOUNS | v.DOMAIN_CHECK | v.DOMAIN_ADD | v.DOMAIN_REMOVE | frozenset({"custom"})
+    | v.CACHE_NOUNS | v.CACHE_EMPTY | v.CACHE_HOLDS
 )  # fmt: skip
 
 
@@ -339,7 +340,9 @@ def _possessive(tokens: list[Token], index: int, names: Names, used: list[Span],
     if name is None:
         return
     owns_money = money and owned is not None and not owned.quoted and bool(v.money_word(owned.low))
-    if owned is not None and (owned.canon in v.STATUS_NOUNS | v.ENV_NOUNS | v.ENV_PLURALS or owns_money):
+    # "blog's cache", "blog's page cache": blog is the site.
+    cache = v.STATUS_NOUNS | v.ENV_NOUNS | v.ENV_PLURALS | v.CACHE_NOUNS | v.CACHE_HOLDS
+    if owned is not None and (owned.canon in cache or owns_money):
         names.sites.append((1, name))
         return
     names.tenants.append(name)

@@ -38,6 +38,12 @@ DOMAIN_NOUNS = frozenset({"domain", "domains", "hostname", "hostnames", "dns"})
 DOMAIN_ADD = frozenset({"connect", "point", "attach", "link", "map", "use", "answer", "hook"})
 DOMAIN_REMOVE = frozenset({"detach", "disconnect", "unlink", "unhook"})
 DOMAIN_CHECK = frozenset({"verify", "verification", "propagated"})
+# A site's page cache: its nouns, and verbs that mean emptying it only there (besides delete's and
+# unset's: "purge", "clear", "wipe"...).
+CACHE_NOUNS = frozenset({"cache", "caches", "cached"})
+CACHE_EMPTY = frozenset({"flush", "empty", "refresh", "invalidate", "bust", "reset"})
+# Words said of what the cache holds ("the page cache", "its cached pages"): never a site's name.
+CACHE_HOLDS = frozenset({"page", "pages", "copies"})
 HELP_WORDS = frozenset({"help", "commands", "command", "options", "capabilities", "tools", "actions"})
 # Words that say a value must stay hidden (the key's own name does not count: see interpreter).
 SENSITIVE = frozenset(
@@ -100,7 +106,7 @@ _WORDS: dict[str, str] = {
     for group in (
         CREATE, DELETE, SUSPEND, RESUME, CHECK, LIST, SET, UNSET, SITE_NOUNS, SITES_NOUNS, ENV_NOUNS,
         ENV_PLURALS, TENANT_NOUNS, STATUS_NOUNS, HELP_WORDS, SENSITIVE, STATUS_OF, DOMAIN_NOUNS, DOMAIN_ADD,
-        DOMAIN_REMOVE, DOMAIN_CHECK,
+        DOMAIN_REMOVE, DOMAIN_CHECK, CACHE_NOUNS, CACHE_EMPTY, CACHE_HOLDS,
     )
     for word in group
 } | _SPELLINGS  # fmt: skip

@@ -58,6 +58,11 @@ class CloudRunRuntime:
             raise StepError(f"The Cloud Run runtime has no step {step!r}.")
         return steps[step]()
 
+    def cache_purge(self, spec: SiteSpec, urls: tuple[str, ...]) -> str:
+        """Nothing to empty here (sites.page_cache.CachePurging): instances come and go and keep no
+        pages; the CDN in front keeps them, and the DNS provider empties those."""
+        return "no page is kept by the Cloud Run service itself"
+
     def _pool(self, spec: SiteSpec, handle: str | None) -> StepResult:
         """The service as the spec says; once its revision serves, the site's copies of tenant secrets
         that it no longer refers to go (a link removed or replaced, a secret given a new value): only

@@ -9,9 +9,11 @@ already there changes nothing (a re-run after a worker died, a repair), and any 
 import hashlib
 import time
 
+from django.conf import settings
 from google.cloud import run_v2
 from google.iam.v1 import iam_policy_pb2, policy_pb2
 
+from sites import page_cache
 from sites.runtimes.cloudrun import clients, names
 from sites.runtimes.cloudrun.config import CloudConfig, config
 from sites.runtimes.cloudrun.errors import cloud_call, quietly_missing
@@ -47,6 +49,22 @@ def _secret_env(name: str, spec: SiteSpec) -> run_v2.EnvVar:
     )
 
 
+def page_cache_env(spec: SiteSpec) -> dict[str, str]:
+    """What the site's page cache plugin needs (docs/page-cache.md): how long the CDN may keep an
+    anonymous page, and where it asks the platform to empty the site's pages, with the site's purge
+    token. The token is plain, not a Secret Manager reference: it is derived (nothing to store) and
+    opens nothing but this site's purge, and whoever can read the service can already redeploy it."""
+    if not settings.SITES_PAGE_CACHE:
+        return {}
+    port = f":{settings.PLATFORM_PORT}" if settings.PLATFORM_PORT else ""
+    portal = f"{settings.PLATFORM_SCHEME}://{spec.tenant_slug}.{settings.PLATFORM_DOMAIN}{port}"
+    return {
+        "AIPRESS_PAGE_CACHE_SECONDS": str(settings.SITES_PAGE_CACHE_SECONDS),
+        "AIPRESS_CACHE_PURGE_URL": f"{portal}/api/v1/sites/{spec.slug}/cache/purge",
+        "AIPRESS_CACHE_PURGE_TOKEN": page_cache.purge_token(spec.tenant_id, spec.site_id),
+    }
+
+
 def desired(spec: SiteSpec, *, admin_password: bool) -> run_v2.Service:
     """The service as the site's spec says; `admin_password` only until WordPress is installed."""
     cfg = config()
@@ -61,6 +79,7 @@ def desired(spec: SiteSpec, *, admin_password: bool) -> run_v2.Service:
         "DB_SOCKET": f"{CLOUDSQL}/{cfg.sql_connection_name}",
         "MAX_PHP_WORKERS": str(spec.max_php_workers),
         "DISABLE_WP_CRON": "true",
+        **page_cache_env(spec),
     }
     env = [run_v2.EnvVar(name=k, value=v) for k, v in plain.items()]
     secret_names = ["DB_PASSWORD", *SALT_NAMES, *sorted(spec.env)]

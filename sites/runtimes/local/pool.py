@@ -5,6 +5,10 @@ own environment, so a value like `x${DJANGO_SECRET_KEY}x` would have read the pl
 a line break or a quote could not be carried at all. Instead the pool prepends a PHP file that the
 platform renders with every value as a PHP string literal: what the site's PHP reads is exactly what
 was typed, whatever it contains.
+
+That file also sets open_basedir, at the start of each request rather than in the pool: set in the
+pool, PHP turns its realpath cache off (wordpress-runtime/prepend.php.template says why, and
+docs/site-performance.md what it cost).
 """
 
 from pathlib import Path
@@ -17,6 +21,7 @@ from sites.runtimes.local import files, server, system_user
 from sites.spec import SiteSpec
 
 POOL_TEMPLATE = Path(settings.BASE_DIR) / "wordpress-runtime" / "php-fpm-pool.conf.template"
+PREPEND_TEMPLATE = Path(settings.BASE_DIR) / "wordpress-runtime" / "prepend.php.template"
 
 
 def pool_file(key: str) -> Path:
@@ -56,26 +61,35 @@ def php_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def render_env(environment: dict[str, str]) -> str:
+def open_basedir(key: str) -> str:
+    """What the site's PHP may open: its own folder, and this file (which PHP reads first)."""
+    return f"{files.site_dir(key)}/:{env_file(key)}"
+
+
+def render_env(environment: dict[str, str], allowed: str) -> str:
+    """The PHP file the pool prepends: open_basedir set to `allowed`, then the environment."""
     entries = "".join(f"    {php_string(name)} => {php_string(value)},\n" for name, value in environment.items())
     # A closure, so nothing leaks into the site's global variables; the request's own FastCGI
     # parameters keep precedence in $_SERVER, as php-fpm's env[] did.
-    return (
-        "<?php\n// Rendered by AIPress for one site (sites/runtimes/local/pool.py); do not edit.\n"
+    environment_php = (
         "(static function (): void {\n"
         f"  foreach ([\n{entries}  ] as $name => $value) {{\n"
         "    putenv($name . '=' . $value);\n"
         "    $_ENV[$name] = $value;\n"
         "    $_SERVER[$name] ??= $value;\n"
         "  }\n"
-        "})();\n"
+        "})();"
+    )
+    # safe_substitute: the PHP's own $variables are not placeholders (render.php leaves them too).
+    return Template(PREPEND_TEMPLATE.read_text()).safe_substitute(
+        OPEN_BASEDIR_PHP=php_string(allowed), ENVIRONMENT_PHP=environment_php
     )
 
 
 def _write_env(spec: SiteSpec, ids: tuple[int, int] | None) -> Path:
     target = env_file(spec.key)
     # Readable by the site's own group only (its PHP and nginx's user, which never reads it).
-    content = render_env(site_environment(spec))
+    content = render_env(site_environment(spec), open_basedir(spec.key))
     server.write_atomically(target, content, 0o440 if ids else 0o600, group=ids[1] if ids else None)
     return target
 
@@ -83,7 +97,6 @@ def _write_env(spec: SiteSpec, ids: tuple[int, int] | None) -> Path:
 def render(spec: SiteSpec, ids: tuple[int, int] | None) -> str:
     site_dir = files.site_dir(spec.key)
     name = system_user.user_name(spec.key)
-    env_path = env_file(spec.key)
     return Template(POOL_TEMPLATE.read_text()).substitute(
         POOL_NAME=spec.key,
         POOL_USER=f"user = {name}\ngroup = {name}" if ids else "",
@@ -92,8 +105,7 @@ def render(spec: SiteSpec, ids: tuple[int, int] | None) -> str:
         LISTEN_OWNER=f"listen.owner = {name}\nlisten.group = {server.WEB_USER}" if ids else "",
         MAX_CHILDREN=spec.max_php_workers,
         SITE_DIR=site_dir,
-        OPEN_BASEDIR=f"{site_dir}/:{env_path}",
-        POOL_ENV=f"php_admin_value[auto_prepend_file] = {env_path}",
+        PREPEND_FILE=env_file(spec.key),
     )
 
 
@@ -110,7 +122,12 @@ def ensure_pool(spec: SiteSpec) -> str:
 
 
 def pool_present(key: str) -> bool:
-    return pool_file(key).exists() and env_file(key).exists()
+    """The pool and its prepended file are there, as this version renders them: a pool made before
+    open_basedir moved into the prepended file sets it itself (and costs 40% of the site's speed), so
+    it counts as missing and the reconciler's repair renders it anew."""
+    if not (pool_file(key).exists() and env_file(key).exists()):
+        return False
+    return "php_admin_value[open_basedir]" not in pool_file(key).read_text()
 
 
 def remove_pool(key: str) -> None:

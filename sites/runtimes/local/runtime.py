@@ -29,7 +29,11 @@ class LocalRuntime:
         if step == "server":
             return Done(webserver.ensure_server_block(spec, suspended=spec.suspended))
         if step == "install":
-            return Done(install.ensure_installed(spec))
+            installed = install.ensure_installed(spec)
+            # The title may have changed, outside WordPress's own hooks (the plugin's purges): no page
+            # kept with the old one may be served.
+            webserver.purge_cache(spec, ())
+            return Done(installed)
         if step == "health":
             return Done("suspended: WordPress is not asked" if spec.suspended else health.check(spec))
         raise StepError(f"The local runtime has no step {step!r}.")
@@ -57,6 +61,10 @@ class LocalRuntime:
         }
         # install and health leave nothing to look for that the steps above do not already cover.
         return checks[step]() if step in checks else True
+
+    def cache_purge(self, spec: SiteSpec, urls: tuple[str, ...]) -> str:
+        """Empty the site's full-page cache in nginx (sites.page_cache.CachePurging)."""
+        return webserver.purge_cache(spec, urls)
 
     def wordpress_version(self, spec: SiteSpec) -> str:
         return files.wordpress_version()  # every local site runs Debian's WordPress

@@ -96,6 +96,7 @@ http {
         '"path":"$request_uri","status":$status,"bytes":$body_bytes_sent,"duration":$request_time,'
         '"upstream_duration":"$upstream_response_time","remote":"$remote_addr","agent":"$http_user_agent"}';
     access_log ${RUNTIME}/logs/nginx-access.log aipress_json;
+${PAGE_CACHE_RULES}
     # Unknown hosts get a small 404 page rather than some site (and not a file to download).
     server {
         listen ${PORT} default_server;
@@ -106,6 +107,39 @@ http {
     include ${SITES_INCLUDE}/*.conf;
 }
 """)
+
+# The full-page cache's rules (docs/page-cache.md), one set for every site's server block: a page is
+# served from the cache, and kept in it, only when every one of these is empty.
+PAGE_CACHE_RULES = r"""    # The full-page cache (docs/page-cache.md): a site's server block passes these to
+    # fastcgi_cache_bypass and fastcgi_no_cache; any that is not empty keeps the request off the cache.
+    map $request_method $aipress_cache_skip_method { GET ""; HEAD ""; default "method"; }
+    # Pages made for one visitor: signed in, a password-protected post opened, a comment author (whose
+    # comment awaiting moderation shows), a cart.
+    map $http_cookie $aipress_cache_skip_cookie {
+        default "";
+        "~*(?:wordpress_logged_in_|wordpress_sec_|wp-postpass_|comment_author_|wordpress_no_cache)" "cookie";
+        "~*(?:wp_woocommerce_session_|woocommerce_items_in_cart|woocommerce_cart_hash)" "cookie";
+    }
+    # The admin, the REST API (reads too: some answer per visitor), a shop's cart, checkout and account.
+    map $request_uri $aipress_cache_skip_path {
+        default "";
+        "~*^/(?:wp-admin|wp-json|cart|checkout|my-account|wc-api)(?:[/?]|$)" "path";
+    }
+    # Previews, the customizer, cart actions, REST by query, nonces (one person's actions).
+    map $args $aipress_cache_skip_args {
+        default "";
+        "~*(?:^|&)(?:preview|preview_id|preview_nonce|customize_changeset_uuid|customize_theme)=" "args";
+        "~*(?:^|&)(?:add-to-cart|remove_item|wc-ajax|rest_route|_wpnonce|doing_wp_cron)=" "args";
+    }
+    # WordPress's front controller only: never wp-login.php, xmlrpc.php, wp-cron.php or a plugin's script.
+    map $uri $aipress_cache_skip_script { /index.php ""; default "script"; }
+    # What X-Cache says: HIT (from the cache), MISS (made now, and kept if it may be), BYPASS (never kept).
+    map $upstream_cache_status $aipress_cache_status {
+        HIT HIT; STALE HIT; UPDATING HIT; REVALIDATED HIT;
+        MISS MISS; EXPIRED MISS;
+        default BYPASS;
+    }
+"""
 
 PHP_MAIN = Template("""; Rendered by sites/runtimes/local/server.py; do not edit.
 [global]
@@ -135,6 +169,16 @@ def php_env_dir() -> Path:
     return runtime_dir() / "php-fpm" / "env"
 
 
+def page_cache_dir() -> Path:
+    """Each site's full-page cache, in a folder of its own (nginx's workers write it; no site reads it)."""
+    return runtime_dir() / "nginx" / "cache"
+
+
+def page_cache_trash_dir() -> Path:
+    """Where an emptied cache's files go on their way out (same filesystem: a rename, then a delete)."""
+    return runtime_dir() / "nginx" / "cache-trash"
+
+
 def _render_nginx_main(sites_include: Path) -> str:
     return NGINX_MAIN.safe_substitute(
         RUNTIME=runtime_dir(),
@@ -142,6 +186,7 @@ def _render_nginx_main(sites_include: Path) -> str:
         USER_LINE=f"user {WEB_USER};" if running_as_root() else "",
         SITES_INCLUDE=sites_include,
         NO_SITE_PAGE=NO_SITE_PAGE,
+        PAGE_CACHE_RULES=PAGE_CACHE_RULES,
     )
 
 
@@ -157,11 +202,12 @@ def ensure_runtime_dirs() -> None:
     root = runtime_dir()
     for folder in (nginx_sites_dir(), php_pools_dir(), sockets_dir(), logs_dir(), root / "nginx" / "tmp"):
         folder.mkdir(parents=True, exist_ok=True)
-    for private in (site_logs_dir(), php_env_dir()):
+    for private in (site_logs_dir(), php_env_dir(), page_cache_dir(), page_cache_trash_dir()):
         private.mkdir(parents=True, exist_ok=True)
-        # Logs: root's alone. Environments: each file is readable by its own site's group only, and the
-        # folder cannot be listed, so a site cannot even learn which other sites exist.
-        private.chmod(0o700 if private == site_logs_dir() else 0o711)
+        # Logs and emptied caches: root's alone. Environments: each file is readable by its own site's
+        # group only, and the folder cannot be listed, so a site cannot even learn which other sites
+        # exist. Caches: nginx makes each site's folder (its workers' own, 0700) inside this one.
+        private.chmod(0o711 if private in (php_env_dir(), page_cache_dir()) else 0o700)
 
 
 def render_main_configs() -> None:
@@ -177,11 +223,33 @@ def nginx_command() -> list[str]:
     return [NGINX, "-c", str(nginx_conf()), "-e", str(logs_dir() / "nginx-error.log")]
 
 
+PHP_SETTINGS = Path(settings.BASE_DIR) / "wordpress-runtime" / "php.ini"
+
+
+def php_settings() -> dict[str, str]:
+    """The sites' PHP settings on top of Debian's php.ini (wordpress-runtime/php.ini, which the image
+    installs as it is), with the opcache sized from SITES_PHP_OPCACHE_MB: many sites share it here."""
+    found = {}
+    for line in PHP_SETTINGS.read_text().splitlines():
+        name, equals, value = line.partition("=")
+        if equals and not line.lstrip().startswith(";"):
+            found[name.strip()] = value.strip()
+    megabytes = int(settings.SITES_PHP_OPCACHE_MB)
+    found["opcache.memory_consumption"] = str(megabytes)
+    # A site's WordPress interns some 2 MB of strings for 15 MB of code; the buffer's index is in memory
+    # from the start (64 MB: 8 MB more in the master), so it gets a sixteenth (docs/site-performance.md).
+    found["opcache.interned_strings_buffer"] = str(max(8, megabytes // 16))
+    return found
+
+
 def php_fpm_command() -> list[str]:
     """php-fpm's master, in the sandbox's mount namespace (its pools inherit it; see sandbox.py)."""
     from sites.runtimes.local import sandbox
 
     command = [PHP_FPM, "--nodaemonize", "--fpm-config", str(php_conf())]
+    # Settings of the master itself (the opcache is one shared memory for every pool), given as -d:
+    # Debian's own php.ini and conf.d stay untouched.
+    command += [argument for name, value in php_settings().items() for argument in ("-d", f"{name}={value}")]
     if running_as_root():
         command.append("--allow-to-run-as-root")
     return sandbox.isolated(command)
@@ -283,8 +351,23 @@ class Daemon:
         render_main: Callable[[Path], str],
         test: Callable[[Path], str | None],
         reload: Callable[[], None],
+        main_config: Callable[[], Path] | None = None,
     ) -> None:
         self.live_dir, self.render_main, self.test, self.reload = live_dir, render_main, test, reload
+        # The live main config, when this code keeps it current as well: a server block may use what
+        # a newer main config defines (the page cache's rules), and the daemon may have been started
+        # before that, by an older version of the platform.
+        self.main_config = main_config
+
+    def main_stale(self) -> bool:
+        if self.main_config is None:
+            return False
+        live = self.main_config()
+        return not live.exists() or live.read_text() != self.render_main(self.live_dir())
+
+    def sync_main(self) -> None:
+        if self.main_config is not None and self.main_stale():
+            write_atomically(self.main_config(), self.render_main(self.live_dir()), 0o644)
 
     def staged_test(self, target: Path, rendered: str | None) -> str | None:
         """Test the whole configuration as it would be with `target` holding `rendered` (None: removed),
@@ -304,7 +387,13 @@ class Daemon:
         return self.test(main)
 
 
-NGINX_DAEMON = Daemon(live_dir=nginx_sites_dir, render_main=_render_nginx_main, test=nginx_test, reload=nginx_reload)
+NGINX_DAEMON = Daemon(
+    live_dir=nginx_sites_dir,
+    render_main=_render_nginx_main,
+    test=nginx_test,
+    reload=nginx_reload,
+    main_config=nginx_conf,
+)
 PHP_FPM_DAEMON = Daemon(live_dir=php_pools_dir, render_main=_render_php_main, test=php_fpm_test, reload=php_fpm_reload)
 
 
@@ -337,15 +426,17 @@ def apply_config(target: Path, rendered: str, *, daemon: Daemon, what: str, mode
 
     with config_lock():
         previous = target.read_text() if target.exists() else None
-        if previous == rendered:
+        if previous == rendered and not daemon.main_stale():
             daemon.reload()
             return False
         problem = daemon.staged_test(target, rendered)
         if problem:
             raise StepError(f"{what} was refused: {problem}")
-        write_atomically(target, rendered, mode)
+        if previous != rendered:
+            write_atomically(target, rendered, mode)
+        daemon.sync_main()
         daemon.reload()
-    return True
+    return previous != rendered
 
 
 def remove_config(target: Path, *, daemon: Daemon) -> None:
