@@ -25,6 +25,6 @@ RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinpu
     && useradd --system --uid 10001 aipress && chown -R aipress /app/var
 USER aipress
 
-# One worker process per core; each runs requests in 4 threads (aipress/serving.py).
-ENV PORT=8080 WEB_WORKERS=2 WEB_THREADS=4 WEB_HTTP=wsgi
+# One worker process per core; each runs requests in 8 threads (aipress/serving.py).
+ENV PORT=8080 WEB_WORKERS=2 WEB_THREADS=8 WEB_HTTP=wsgi
 CMD ["sh", "-c", "exec python -m uvicorn aipress.asgi:application --host 0.0.0.0 --port $PORT --workers $WEB_WORKERS --no-proxy-headers --no-access-log"]

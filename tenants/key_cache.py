@@ -64,10 +64,15 @@ def forget(digests: Iterable[str]) -> None:
         return
 
     def tombstones() -> None:
-        cache.set_many(dict.fromkeys(names, TOMBSTONE), CACHE_SECONDS)
+        try:
+            cache.set_many(dict.fromkeys(names, TOMBSTONE), CACHE_SECONDS)
+        except Exception:
+            # The change itself must not fail for the cache: a key Redis still holds expires within
+            # CACHE_SECONDS, and while Redis is unreachable no request reads it from there anyway.
+            logger.exception("could not drop cached API keys; they expire within %s s", CACHE_SECONDS)
 
     tombstones()
-    transaction.on_commit(tombstones)
+    transaction.on_commit(tombstones, robust=True)
 
 
 def forget_keys(condition: Q) -> None:

@@ -525,7 +525,14 @@ def api_key_touch(key: ApiKey) -> None:
         from tenants.tasks import api_key_used
 
         used_at = timezone.now().isoformat()
-        transaction.on_commit(lambda: api_key_used.delay(key.pk, used_at))
+
+        def queue() -> None:
+            try:
+                api_key_used.delay(key.pk, used_at)
+            except Exception:  # a broker that is down must not fail the request it is recording
+                logger.warning("could not queue an API key's last use", exc_info=True)
+
+        transaction.on_commit(queue, robust=True)
 
 
 def api_key_record_use(*, key_id: int, used_at: datetime) -> None:
