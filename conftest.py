@@ -251,7 +251,14 @@ def platform(settings: Any) -> Iterator[str]:
         f"http://{settings.PLATFORM_DOMAIN}:{port}",
         f"http://*.{settings.PLATFORM_DOMAIN}:{port}",
     ]
-    call_command("collectstatic", interactive=False, verbosity=0)
+    # Under a lock: the two xdist workers share STATIC_ROOT, and two collectstatic runs at once
+    # write and compress the same files under each other.
+    import fcntl
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+    with open(Path(settings.STATIC_ROOT).parent / ".collectstatic.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        call_command("collectstatic", interactive=False, verbosity=0)
     server = uvicorn.Server(
         uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
